@@ -1,0 +1,52 @@
+import type { DateFormat } from '../options.js'
+
+/** An event time with nanosecond precision, as Fluent Bit keeps it. */
+export interface EventTime {
+  /** Whole seconds since the Unix epoch. */
+  sec: number
+  /** Nanoseconds within the second, 0-999 999 999. */
+  nsec: number
+}
+
+/** The event time of a millisecond timestamp, e.g. pino's `time` or `Date.now()`. */
+export function timeFromMillis (ms: number): EventTime {
+  const sec = Math.floor(ms / 1000)
+  return { sec, nsec: Math.round((ms - sec * 1000) * 1e6) }
+}
+
+/** The date key's value as JSON text, per `json_date_format`. */
+export function formatDate (time: EventTime, format: DateFormat): string {
+  switch (format) {
+    case 'double': return formatDouble(time.sec + time.nsec / 1e9)
+    case 'epoch': return String(time.sec)
+    case 'epoch_ms': return String(time.sec * 1000 + Math.floor(time.nsec / 1e6))
+    case 'iso8601': return `"${calendar(time, 'T')}Z"`
+    case 'java_sql_timestamp': return `"${calendar(time, ' ')}"`
+  }
+}
+
+/** `YYYY-MM-DD?hh:mm:ss.uuuuuu` in UTC, microseconds truncated as Fluent Bit does. */
+function calendar (time: EventTime, separator: string): string {
+  const text = new Date(time.sec * 1000).toISOString()
+  return `${text.slice(0, 10)}${separator}${text.slice(11, 19)}.${String(Math.floor(time.nsec / 1000)).padStart(6, '0')}`
+}
+
+/**
+ * C's `%.16g`, or `%.1f` when the value is whole: what Fluent Bit prints for a
+ * `double` date (`1700000000.123457`, `1700000003.0`, `1e-06`).
+ */
+export function formatDouble (value: number): string {
+  if (Number.isInteger(value)) return value.toFixed(1)
+  const [mantissa, exponentText] = value.toExponential(15).split('e')
+  const exponent = Number(exponentText)
+  if (exponent < -4 || exponent >= 16) {
+    const digits = stripZeros(mantissa)
+    const sign = exponent < 0 ? '-' : '+'
+    return `${digits}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`
+  }
+  return stripZeros(value.toFixed(15 - exponent))
+}
+
+function stripZeros (text: string): string {
+  return text.includes('.') ? text.replace(/\.?0+$/, '') : text
+}

@@ -1,0 +1,377 @@
+import { InvalidOptionError } from './errors.js'
+
+/** Wire format of each WebSocket message; names match Fluent Bit's `Format`. */
+export type Format = 'msgpack' | 'json' | 'json_stream' | 'json_lines' | 'gelf'
+
+/** How the date key renders the event time in the JSON formats; names match Fluent Bit's `json_date_format`. */
+export type DateFormat = 'double' | 'epoch' | 'epoch_ms' | 'iso8601' | 'java_sql_timestamp'
+
+/** What happens to a new record when the queue is full. */
+export type Overflow = 'drop_oldest' | 'drop_newest'
+
+/** Whether delivery is confirmed by the server (ping after each batch, pong confirms). */
+export type Delivery = 'at-least-once' | 'at-most-once'
+
+/**
+ * Options of the pino transport, the winston transport and the CLI alike.
+ * Every value is plain data so it survives pino's structured clone into its worker.
+ * Fluent Bit's `[OUTPUT]` property names (`Host`, `Port`, `URI`, `Format`, `Header`,
+ * `json_date_key`, `json_date_format`, `tls`, `tls.verify`, `net.connect_timeout`)
+ * are accepted too, in any letter case.
+ */
+export interface Options {
+  /**
+   * Endpoint as one URL: `ws://`, `wss://` or Fluent Bit's `websocket://host:port/uri`.
+   * Mutually exclusive with `host`/`port`/`uri`/`tls`.
+   * @example 'wss://logs.example.com/ingest'
+   */
+  url?: string
+  /** Server host name or address. @default '127.0.0.1' */
+  host?: string
+  /** Server TCP port, 1-65535. @default 80, or 443 with `tls` */
+  port?: number | string
+  /** Request path (and query) of the upgrade request; a leading `/` is added when missing. @default '/' */
+  uri?: string
+  /** Use TLS (`wss://`) with `host`/`port`/`uri`. @default false */
+  tls?: boolean | string
+  /**
+   * Extra headers of the upgrade request, sent in this order: an object, or
+   * Fluent Bit's `"Name value"` strings (one string or a list).
+   * @example { Authorization: 'Bearer abc' }
+   */
+  headers?: Record<string, string> | string[] | string
+  /** Wire format. Matched case-insensitively. @default 'msgpack' */
+  format?: Format
+  /** The same as `format`, for the winston transport, where `format` is winston's own. */
+  wireFormat?: Format
+  /**
+   * Name of the date key added first to each record in the JSON formats; `false`
+   * (or Fluent Bit's `"false"`/`"off"`) leaves the date out.
+   * @default 'date'
+   */
+  jsonDateKey?: string | false
+  /** Rendering of the date key; `epoch_millis` and `epoch_milliseconds` are aliases of `epoch_ms`. @default 'double' */
+  jsonDateFormat?: DateFormat
+  /** Largest WebSocket message in bytes; a batch is split below it and a larger single record is dropped (`oversized`). @default 1048576 */
+  maxMessageBytes?: number
+  /** Bytes of encoded records held while waiting to be sent or confirmed. @default 33554432 */
+  maxQueueBytes?: number
+  /** Which record gives way when the queue is full. @default 'drop_oldest' */
+  overflow?: Overflow
+  /** `at-least-once` keeps each batch until the server's pong confirms it and re-sends it after a reconnect. @default 'at-least-once' */
+  delivery?: Delivery
+  /** Milliseconds allowed for TCP connect, TLS and the WebSocket handshake. @default 10000 */
+  connectTimeout?: number
+  /** Milliseconds between heartbeat pings on an otherwise quiet connection. @default 25000 */
+  pingInterval?: number
+  /** Milliseconds to wait for a pong before the connection is taken for dead. @default 10000 */
+  pongTimeout?: number
+  /** Milliseconds of the first reconnect delay's ceiling; it doubles on each failure (full jitter). @default 250 */
+  reconnectDelay?: number
+  /** Milliseconds the reconnect delay never exceeds. @default 30000 */
+  maxReconnectDelay?: number
+  /** Milliseconds that `flush()` and `close()` wait for the queue to be confirmed before giving up. @default 5000 */
+  closeTimeout?: number
+  /** Verify the server's TLS certificate. @default true */
+  rejectUnauthorized?: boolean
+  /** PEM certificate authorities to trust for `wss://`. */
+  ca?: string | string[]
+  /** PEM client certificate for `wss://`. */
+  cert?: string
+  /** PEM private key of `cert`. */
+  key?: string
+  /** TLS server name (SNI) when it differs from `host`. */
+  servername?: string
+}
+
+/** Options after defaults and checks: every key present, frozen. */
+export interface ResolvedOptions {
+  /** Full `ws:` or `wss:` URL, userinfo included: never print it, use `endpoint`. */
+  readonly url: string
+  /** `url` with userinfo and query removed, safe for events and errors. */
+  readonly endpoint: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly format: Format
+  readonly jsonDateKey: string | false
+  readonly jsonDateFormat: DateFormat
+  readonly maxMessageBytes: number
+  readonly maxQueueBytes: number
+  readonly overflow: Overflow
+  readonly delivery: Delivery
+  readonly connectTimeout: number
+  readonly pingInterval: number
+  readonly pongTimeout: number
+  readonly reconnectDelay: number
+  readonly maxReconnectDelay: number
+  readonly closeTimeout: number
+  readonly tls: Readonly<{ rejectUnauthorized: boolean, ca?: string | string[], cert?: string, key?: string, servername?: string }>
+  /** Unknown keys, for a `warn` event: configuration mistakes should be visible but not fatal. */
+  readonly unknownKeys: readonly string[]
+}
+
+const FORMATS: readonly Format[] = ['msgpack', 'json', 'json_stream', 'json_lines', 'gelf']
+const DATE_FORMATS: Readonly<Record<string, DateFormat>> = {
+  double: 'double',
+  epoch: 'epoch',
+  epoch_ms: 'epoch_ms',
+  epoch_millis: 'epoch_ms',
+  epoch_milliseconds: 'epoch_ms',
+  iso8601: 'iso8601',
+  java_sql_timestamp: 'java_sql_timestamp'
+}
+const MiB = 1024 * 1024
+
+/** Canonical keys, each accepted exactly as spelled. */
+const KEYS = new Set<string>([
+  'url', 'host', 'port', 'uri', 'tls', 'headers', 'format', 'jsonDateKey', 'jsonDateFormat',
+  'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
+  'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'rejectUnauthorized',
+  'ca', 'cert', 'key', 'servername'
+])
+
+/**
+ * Other spellings, matched in any letter case: Fluent Bit's property names, and
+ * `wireFormat` (for winston, whose `format` is its own). `seconds` ones are converted to ms.
+ */
+const ALIASES: Readonly<Record<string, { key: string, seconds?: true }>> = {
+  host: { key: 'host' },
+  port: { key: 'port' },
+  uri: { key: 'uri' },
+  format: { key: 'format' },
+  wireformat: { key: 'format' },
+  header: { key: 'headers' },
+  headers: { key: 'headers' },
+  json_date_key: { key: 'jsonDateKey' },
+  json_date_format: { key: 'jsonDateFormat' },
+  tls: { key: 'tls' },
+  'tls.verify': { key: 'rejectUnauthorized' },
+  'tls.vhost': { key: 'servername' },
+  'net.connect_timeout': { key: 'connectTimeout', seconds: true }
+}
+
+/** Fluent Bit `[OUTPUT]` keys that mean nothing for a transport and are ignored without a warning. */
+const FLUENT_BIT_IGNORED = new Set(['name', 'match', 'match_regex', 'alias', 'retry_limit', 'workers', 'log_level'])
+
+/**
+ * Resolve user options into a frozen object with every default, or throw an
+ * {@link InvalidOptionError} naming the first bad option.
+ */
+export function resolveOptions (input: Options | Record<string, unknown> = {}): ResolvedOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidOptionError('options', 'an object', input)
+  }
+  const { values, names, unknownKeys } = canonicalize(input as Record<string, unknown>)
+  const name = (key: string): string => names.get(key) ?? key
+  const get = (key: string): unknown => values.get(key)
+
+  const { url, endpoint } = resolveEndpoint(get, name)
+  const format = oneOf(name('format'), get('format'), FORMATS, 'msgpack')
+  const maxMessageBytes = integer(name('maxMessageBytes'), get('maxMessageBytes'), 1 * MiB, 64, 256 * MiB)
+  const maxQueueBytes = integer(name('maxQueueBytes'), get('maxQueueBytes'), 32 * MiB, 1024, 2 ** 40)
+  if (maxQueueBytes < maxMessageBytes) {
+    throw new InvalidOptionError(name('maxQueueBytes'), `at least \`maxMessageBytes\` (${maxMessageBytes})`, maxQueueBytes)
+  }
+  const reconnectDelay = integer(name('reconnectDelay'), get('reconnectDelay'), 250, 1, 3_600_000)
+  const maxReconnectDelay = integer(name('maxReconnectDelay'), get('maxReconnectDelay'), 30_000, 1, 3_600_000)
+  if (maxReconnectDelay < reconnectDelay) {
+    throw new InvalidOptionError(name('maxReconnectDelay'), `at least \`reconnectDelay\` (${reconnectDelay})`, maxReconnectDelay)
+  }
+  const ca = get('ca')
+  if (ca !== undefined && typeof ca !== 'string' && !(Array.isArray(ca) && ca.every((c) => typeof c === 'string'))) {
+    throw new InvalidOptionError(name('ca'), 'a PEM string or an array of them', ca, { secret: true })
+  }
+
+  return Object.freeze({
+    url,
+    endpoint,
+    headers: Object.freeze(resolveHeaders(name('headers'), get('headers'))),
+    format,
+    jsonDateKey: resolveDateKey(name('jsonDateKey'), get('jsonDateKey')),
+    jsonDateFormat: resolveDateFormat(name('jsonDateFormat'), get('jsonDateFormat')),
+    maxMessageBytes,
+    maxQueueBytes,
+    overflow: oneOf(name('overflow'), get('overflow'), ['drop_oldest', 'drop_newest'] as const, 'drop_oldest'),
+    delivery: oneOf(name('delivery'), get('delivery'), ['at-least-once', 'at-most-once'] as const, 'at-least-once'),
+    connectTimeout: integer(name('connectTimeout'), get('connectTimeout'), 10_000, 1, 3_600_000),
+    pingInterval: integer(name('pingInterval'), get('pingInterval'), 25_000, 10, 3_600_000),
+    pongTimeout: integer(name('pongTimeout'), get('pongTimeout'), 10_000, 10, 3_600_000),
+    reconnectDelay,
+    maxReconnectDelay,
+    closeTimeout: integer(name('closeTimeout'), get('closeTimeout'), 5_000, 0, 600_000),
+    tls: Object.freeze({
+      rejectUnauthorized: boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true),
+      ca: ca as string | string[] | undefined,
+      cert: optionalString(name('cert'), get('cert'), true),
+      key: optionalString(name('key'), get('key'), true),
+      servername: optionalString(name('servername'), get('servername'))
+    }),
+    unknownKeys: Object.freeze(unknownKeys)
+  })
+}
+
+/**
+ * Map every given key to its canonical name, converting Fluent Bit's seconds to
+ * milliseconds, and refuse two spellings of the same option.
+ */
+function canonicalize (input: Record<string, unknown>): { values: Map<string, unknown>, names: Map<string, string>, unknownKeys: string[] } {
+  const values = new Map<string, unknown>()
+  const names = new Map<string, string>()
+  const unknownKeys: string[] = []
+  for (const given of Object.keys(input)) {
+    let value = input[given]
+    // An explicit undefined must not erase a default, nor count as a second spelling.
+    if (value === undefined) continue
+    let key: string | undefined
+    if (KEYS.has(given)) {
+      key = given
+    } else {
+      const alias = ALIASES[given.toLowerCase()]
+      if (alias !== undefined) {
+        key = alias.key
+        if (alias.seconds === true) {
+          value = toNumber(value)
+          if (typeof value === 'number') value = value * 1000
+        }
+      } else if (!FLUENT_BIT_IGNORED.has(given.toLowerCase())) {
+        unknownKeys.push(given)
+      }
+    }
+    if (key === undefined) continue
+    const previous = names.get(key)
+    if (previous !== undefined) {
+      throw new InvalidOptionError(given, `absent, since \`${previous}\` sets the same option`, value, { secret: key === 'headers' })
+    }
+    values.set(key, value)
+    names.set(key, given)
+  }
+  return { values, names, unknownKeys }
+}
+
+function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => string): { url: string, endpoint: string } {
+  const rawUrl = get('url')
+  let url: URL
+  if (rawUrl !== undefined) {
+    for (const key of ['host', 'port', 'uri', 'tls']) {
+      if (get(key) !== undefined) {
+        throw new InvalidOptionError(name(key), 'absent when `url` is given', get(key))
+      }
+    }
+    if (typeof rawUrl !== 'string') throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', rawUrl)
+    try {
+      url = new URL(rawUrl.replace(/^websocket:\/\//i, 'ws://'))
+    } catch {
+      throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', redactUrlText(rawUrl))
+    }
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+      throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', `${url.protocol}//…`)
+    }
+    if (url.hash !== '') url.hash = ''
+  } else {
+    const tls = boolean(name('tls'), get('tls'), false)
+    const host = optionalString(name('host'), get('host')) ?? '127.0.0.1'
+    if (host === '' || /[\s/?#@]/.test(host)) throw new InvalidOptionError(name('host'), 'a host name or IP address', host)
+    const port = integer(name('port'), get('port'), tls ? 443 : 80, 1, 65535)
+    let uri = optionalString(name('uri'), get('uri')) ?? '/'
+    // Fluent Bit adds the leading slash too (vector handshake-uri-no-slash).
+    if (!uri.startsWith('/')) uri = '/' + uri
+    const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+    try {
+      url = new URL(`${tls ? 'wss' : 'ws'}://${hostPart}:${port}${uri}`)
+    } catch {
+      throw new InvalidOptionError(name('uri'), 'a path such as `/ingest`', uri)
+    }
+  }
+  const safe = new URL(url.href)
+  safe.username = ''
+  safe.password = ''
+  safe.search = ''
+  return { url: url.href, endpoint: safe.href }
+}
+
+/** The scheme and host of a URL that failed to parse, nothing that may hold a secret. */
+function redactUrlText (text: string): string {
+  return text.replace(/\/\/[^/]*@/, '//…@').replace(/[?#].*$/, '')
+}
+
+function resolveHeaders (option: string, value: unknown): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (value === undefined) return headers
+  const add = (header: string, text: unknown): void => {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
+      throw new InvalidOptionError(option, 'HTTP header names made of token characters', header)
+    }
+    if (typeof text !== 'string' || /[\r\n\0]/.test(text)) {
+      throw new InvalidOptionError(`${option}.${header}`, 'a string without CR, LF or NUL', text, { secret: true })
+    }
+    headers[header] = text
+  }
+  if (typeof value === 'string' || Array.isArray(value)) {
+    for (const line of typeof value === 'string' ? [value] : value) {
+      if (typeof line !== 'string') throw new InvalidOptionError(option, 'an object or `"Name value"` strings', value, { secret: true })
+      // Fluent Bit's `Header` property: name, whitespace, then the value (which may hold spaces).
+      const match = /^\s*(\S+)\s+(.*?)\s*$/.exec(line)
+      if (match === null) throw new InvalidOptionError(option, '`"Name value"` strings', line.split(/\s/)[0])
+      add(match[1], match[2])
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [header, text] of Object.entries(value)) add(header, text)
+  } else {
+    throw new InvalidOptionError(option, 'an object or `"Name value"` strings', value)
+  }
+  return headers
+}
+
+function resolveDateKey (option: string, value: unknown): string | false {
+  if (value === undefined) return 'date'
+  if (value === false) return false
+  if (typeof value !== 'string' || value === '') throw new InvalidOptionError(option, 'a non-empty string or `false`', value)
+  // Pasted Fluent Bit configuration spells "no date" as a string.
+  if (/^(false|off)$/i.test(value)) return false
+  return value
+}
+
+function resolveDateFormat (option: string, value: unknown): DateFormat {
+  if (value === undefined) return 'double'
+  const format = typeof value === 'string' ? DATE_FORMATS[value.toLowerCase()] : undefined
+  if (format === undefined) {
+    throw new InvalidOptionError(option, `one of ${Object.keys(DATE_FORMATS).map((f) => `\`${f}\``).join(', ')}`, value)
+  }
+  return format
+}
+
+function oneOf<T extends string> (option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  const found = typeof value === 'string' ? allowed.find((a) => a === value.toLowerCase()) : undefined
+  if (found === undefined) throw new InvalidOptionError(option, `one of ${allowed.map((a) => `\`${a}\``).join(', ')}`, value)
+  return found
+}
+
+/** A number, or a string of one as Fluent Bit configuration gives it. */
+function toNumber (value: unknown): unknown {
+  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value
+}
+
+function integer (option: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  const number = toNumber(value)
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw new InvalidOptionError(option, `an integer ${min}-${max}`, value)
+  }
+  return number
+}
+
+function boolean (option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value === 'boolean') return value
+  // Fluent Bit spells booleans on/off, true/false.
+  if (typeof value === 'string' && /^(on|true|yes)$/i.test(value)) return true
+  if (typeof value === 'string' && /^(off|false|no)$/i.test(value)) return false
+  throw new InvalidOptionError(option, 'a boolean (or "on"/"off")', value)
+}
+
+function optionalString (option: string, value: unknown, secret = false): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw new InvalidOptionError(option, 'a string', value, { secret })
+  return value
+}
+

@@ -1,0 +1,71 @@
+import TransportStream from 'winston-transport'
+import { Connection, type ConnectionEvents, type Stats } from './connection.js'
+import { timeFromMillis, type EventTime } from './encoders/dates.js'
+import { InvalidOptionError } from './errors.js'
+import { resolveOptions, type Options } from './options.js'
+
+const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
+
+/**
+ * Options of {@link WebSocketTransport}: ours plus winston's own. `format` is
+ * winston's format here; the wire format is `wireFormat` (or Fluent Bit's `Format`).
+ */
+export interface WebSocketTransportOptions extends Omit<Options, 'format'>, TransportStream.TransportStreamOptions {}
+
+/**
+ * The winston transport. `log()` calls back as soon as the record is queued, never
+ * waiting on the network; `logger.end()` finishes only once every record is
+ * confirmed by the server or `closeTimeout` has passed.
+ * @example
+ * winston.createLogger({ transports: [new WebSocketTransport({ url: 'ws://127.0.0.1:8080', wireFormat: 'json_lines' })] })
+ * @throws {InvalidOptionError} when an option is wrong
+ */
+export class WebSocketTransport extends TransportStream {
+  readonly #connection: Connection
+
+  constructor (options: WebSocketTransportOptions = {}) {
+    const { level, format, silent, handleExceptions, handleRejections, ...rest } = options
+    if (format !== undefined && (typeof format !== 'object' || format === null)) {
+      throw new InvalidOptionError('format', 'a winston format (the wire format is `wireFormat`)', format)
+    }
+    super({ level, format, silent, handleExceptions, handleRejections })
+    this.#connection = new Connection(resolveOptions(rest))
+    for (const name of EVENTS) this.#connection.on(name, (payload: unknown) => this.emit(name, payload))
+  }
+
+  override log (info: Record<string, unknown>, callback: () => void): void {
+    this.#connection.write({ time: eventTime(info.timestamp), record: info })
+    // winston's convention: 'logged' once the record is taken, asynchronously.
+    setImmediate(() => this.emit('logged', info))
+    callback()
+  }
+
+  /** Counters: accepted, delivered, dropped by reason, pending, resent, reconnects. */
+  stats (): Stats {
+    return this.#connection.stats()
+  }
+
+  /** Resolves once every queued record is confirmed, or after `closeTimeout`. Never rejects. */
+  flush (): Promise<void> {
+    return this.#connection.flush()
+  }
+
+  /** Called by winston on `logger.close()` and when the transport is removed. */
+  override close (): void {
+    void this.#connection.close()
+  }
+
+  override _final (callback: (error?: Error | null) => void): void {
+    void this.#connection.close().then(() => callback())
+  }
+}
+
+/** winston's `timestamp` format sets a string (or whatever its `format` option makes). */
+function eventTime (timestamp: unknown): EventTime {
+  if (typeof timestamp === 'number' && Number.isFinite(timestamp)) return timeFromMillis(timestamp)
+  if (typeof timestamp === 'string' || timestamp instanceof Date) {
+    const ms = new Date(timestamp).getTime()
+    if (!Number.isNaN(ms)) return timeFromMillis(ms)
+  }
+  return timeFromMillis(Date.now())
+}

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { describe, test } from 'node:test'
+import { Connection } from '../src/connection.js'
+import { resolveOptions } from '../src/index.js'
+import { freePort, range, sequence, startServer, waitFor } from './helpers.js'
+
+const time = { sec: 1700000000, nsec: 0 }
+const fast = { reconnectDelay: 20, maxReconnectDelay: 200 }
+
+function assertAccounting (connection: Connection): void {
+  const stats = connection.stats()
+  const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0)
+  assert.equal(stats.accepted, stats.delivered + dropped + stats.pending, `accounting: ${JSON.stringify(stats)}`)
+}
+
+describe('Connection', () => {
+  test('delivers records in order as binary msgpack messages and confirms them', async () => {
+    const server = await startServer()
+    const connection = new Connection(resolveOptions({ port: server.port }))
+    for (const seq of range(500)) connection.write({ time, record: { seq } })
+    await connection.flush()
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(500))
+    assert.ok(server.messages.every((m) => m.binary))
+    assert.ok(server.messages.length < 500, 'records written together are batched')
+    assert.equal(connection.stats().delivered, 500)
+    await connection.close()
+    assertAccounting(connection)
+    await server.close()
+  })
+
+  test('sends the configured headers in order and adds the missing slash to the URI', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const connection = new Connection(resolveOptions({ port: server.port, uri: 'some/path?x=1', format: 'json_lines', headers: ['X-Key value', 'X-Api-Token abc123', 'X-Spaces a b c'] }))
+    connection.write({ time, record: { seq: 0 } })
+    await connection.flush()
+    const [handshake] = server.handshakes
+    assert.equal(handshake.url, '/some/path?x=1')
+    const names = handshake.rawHeaders.filter((_, i) => i % 2 === 0)
+    const custom = names.filter((name) => name.startsWith('X-'))
+    assert.deepEqual(custom, ['X-Key', 'X-Api-Token', 'X-Spaces'])
+    assert.equal(handshake.rawHeaders[handshake.rawHeaders.indexOf('X-Spaces') + 1], 'a b c')
+    assert.equal(server.messages[0].binary, false, 'JSON goes in text frames')
+    await connection.close()
+    await server.close()
+  })
+
+  test('server down at start and up 2 s later: every record arrives, in order, with no error', async () => {
+    const port = await freePort()
+    const connection = new Connection(resolveOptions({ port, ...fast }))
+    const reconnecting: unknown[] = []
+    connection.on('reconnecting', (event) => reconnecting.push(event))
+    for (const seq of range(100)) connection.write({ time, record: { seq } })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    for (const seq of range(100).map((i) => i + 100)) connection.write({ time, record: { seq } })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const server = await startServer({ port })
+    await connection.flush(5000)
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(200))
+    assert.ok(reconnecting.length >= 2, 'it kept retrying')
+    assert.equal(server.handshakes.length, 1)
+    await connection.close()
+    assertAccounting(connection)
+    await server.close()
+  })
+
+  test('server restarted mid-stream: delivery resumes on a fresh handshaked connection, nothing lost', async () => {
+    let server = await startServer()
+    const { port } = server
+    const connection = new Connection(resolveOptions({ port, ...fast }))
+    const seen: string[] = []
+    connection.on('open', () => seen.push('open'))
+    connection.on('disconnect', () => seen.push('disconnect'))
+    for (const seq of range(300)) connection.write({ time, record: { seq } })
+    await waitFor(() => server.events.length > 0, 'first records')
+    const before = server.events
+    await server.kill()
+    for (const seq of range(300).map((i) => i + 300)) connection.write({ time, record: { seq } })
+    server = await startServer({ port })
+    for (const seq of range(300).map((i) => i + 600)) connection.write({ time, record: { seq } })
+    await connection.flush(5000)
+    const all = sequence([...before, ...server.events])
+    assert.deepEqual(all.unique.sort((a, b) => a - b), range(900))
+    assert.equal(server.handshakes.length, 1, 'one new handshake on the new server')
+    assert.deepEqual(seen.slice(0, 3), ['open', 'disconnect', 'open'])
+    const stats = connection.stats()
+    assert.equal(stats.delivered, 900)
+    assert.ok(stats.reconnects >= 1)
+    await connection.close()
+    assertAccounting(connection)
+    await server.close()
+  })
+
+  test('flush() and close() resolve by the deadline with the server down; leftovers are counted as shutdown', async () => {
+    const port = await freePort()
+    const connection = new Connection(resolveOptions({ port, closeTimeout: 300, ...fast }))
+    for (const seq of range(10)) connection.write({ time, record: { seq } })
+    const started = Date.now()
+    await connection.flush()
+    assert.ok(Date.now() - started < 2000)
+    assert.equal(connection.stats().pending, 10, 'flush keeps what it could not deliver')
+    await connection.close()
+    assert.ok(Date.now() - started < 4000)
+    const stats = connection.stats()
+    assert.equal(stats.dropped.shutdown, 10)
+    assert.equal(stats.pending, 0)
+    connection.write({ time, record: { seq: 10 } })
+    assert.equal(connection.stats().dropped.shutdown, 11, 'a record after close is counted, not lost silently')
+    assertAccounting(connection)
+  })
+
+  test('oversized and unencodable records are dropped and counted, their neighbours arrive', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const connection = new Connection(resolveOptions({ port: server.port, format: 'json_lines', maxMessageBytes: 1024 }))
+    const drops: unknown[] = []
+    connection.on('drop', (event) => drops.push(event))
+    const circular: Record<string, unknown> = { seq: -1 }
+    circular.self = circular
+    connection.write({ time, record: { seq: 0 } })
+    connection.write({ time, record: { seq: -2, big: 'x'.repeat(2000) } })
+    connection.write({ time, record: circular })
+    connection.write({ time, record: { seq: -3, n: 1n } })
+    connection.write({ time, record: { seq: 1 } })
+    await connection.flush()
+    assert.deepEqual(server.events.map((e) => e.record.seq), [0, 1])
+    const stats = connection.stats()
+    assert.equal(stats.dropped.oversized, 1)
+    assert.equal(stats.dropped.unencodable, 2)
+    await waitFor(() => drops.length === 2, 'drop events')
+    assert.deepEqual(drops.map((d) => (d as { reason: string, count: number }).count), [1, 2])
+    await connection.close()
+    assertAccounting(connection)
+    await server.close()
+  })
+
+  test('a full queue drops the oldest records and counts them', async () => {
+    const port = await freePort()
+    const connection = new Connection(resolveOptions({ port, format: 'json_lines', maxMessageBytes: 1024, maxQueueBytes: 1024, closeTimeout: 100 }))
+    for (const seq of range(100)) connection.write({ time, record: { seq, pad: 'x'.repeat(50) } })
+    const stats = connection.stats()
+    assert.ok(stats.dropped.overflow > 0)
+    assert.equal(stats.pending + stats.dropped.overflow, 100)
+    const server = await startServer({ port, format: 'json_lines' })
+    await connection.flush(5000)
+    const arrived = server.events.map((e) => e.record.seq as number)
+    assert.deepEqual(arrived, range(100).slice(100 - stats.pending), 'the newest records survive')
+    await connection.close()
+    assertAccounting(connection)
+    await server.close()
+  })
+
+  test('unknown options become a warn event, not an error', async () => {
+    const connection = new Connection(resolveOptions({ port: await freePort(), colour: 'blue', closeTimeout: 0 } as object))
+    const [warning] = await once(connection, 'warn') as [{ code: string, message: string }]
+    assert.equal(warning.code, 'PINO_WS_WARN_UNKNOWN_OPTION')
+    assert.match(warning.message, /`colour`/)
+    await connection.close()
+  })
+})

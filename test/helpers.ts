@@ -1,0 +1,92 @@
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { decodeMessage, type DecodeOptions, type LogEvent } from '../src/index.js'
+
+/** A real ws server on 127.0.0.1 that decodes and keeps everything it receives. */
+export interface TestServer {
+  port: number
+  url: string
+  events: LogEvent[]
+  messages: Array<{ data: Buffer, binary: boolean }>
+  /** Upgrade requests seen: path and raw headers in order. */
+  handshakes: Array<{ url: string, rawHeaders: string[] }>
+  sockets: Set<WebSocket>
+  /** Stop accepting and drop every client at once (like a crash). */
+  kill (): Promise<void>
+  close (): Promise<void>
+}
+
+export async function startServer (options: DecodeOptions & { port?: number } = {}): Promise<TestServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: options.port ?? 0 })
+  await once(wss, 'listening')
+  const port = (wss.address() as AddressInfo).port
+  const server: TestServer = {
+    port,
+    url: `ws://127.0.0.1:${port}/`,
+    events: [],
+    messages: [],
+    handshakes: [],
+    sockets: new Set(),
+    async kill () {
+      for (const socket of server.sockets) socket.terminate()
+      await new Promise((resolve) => wss.close(resolve))
+    },
+    async close () {
+      for (const socket of server.sockets) socket.close(1001)
+      await new Promise((resolve) => wss.close(resolve))
+    }
+  }
+  wss.on('connection', (socket, request) => {
+    server.sockets.add(socket)
+    server.handshakes.push({ url: request.url ?? '', rawHeaders: request.rawHeaders })
+    socket.on('close', () => server.sockets.delete(socket))
+    socket.on('message', (data: Buffer, binary) => {
+      server.messages.push({ data, binary })
+      server.events.push(...decodeMessage(data, options))
+    })
+  })
+  return server
+}
+
+/** A port that was free a moment ago, for a server started later. */
+export async function freePort (): Promise<number> {
+  const probe = createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+/** Poll until `predicate` holds; throws with `what` after `timeout` ms. */
+export async function waitFor (predicate: () => boolean, what: string, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** The sequence numbers (`seq`) that arrived, deduplicated, and how many were duplicates. */
+export function sequence (events: LogEvent[]): { unique: number[], duplicates: number, ordered: boolean } {
+  const seen = new Set<number>()
+  let duplicates = 0
+  let ordered = true
+  let last = -1
+  for (const { record } of events) {
+    const seq = record.seq as number
+    if (seen.has(seq)) {
+      duplicates++
+      continue
+    }
+    if (seq < last) ordered = false
+    last = seq
+    seen.add(seq)
+  }
+  return { unique: [...seen], duplicates, ordered }
+}
+
+export function range (n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i)
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { ERR_INVALID_OPTION, InvalidOptionError, resolveOptions } from '../src/index.js'
+
+describe('resolveOptions', () => {
+  test('defaults: 127.0.0.1:80, msgpack, date key "date" as double, frozen', () => {
+    const options = resolveOptions({})
+    assert.equal(options.url, 'ws://127.0.0.1/')
+    assert.equal(options.format, 'msgpack')
+    assert.equal(options.jsonDateKey, 'date')
+    assert.equal(options.jsonDateFormat, 'double')
+    assert.equal(options.maxMessageBytes, 1024 * 1024)
+    assert.equal(options.delivery, 'at-least-once')
+    assert.equal(options.tls.rejectUnauthorized, true)
+    assert.ok(Object.isFrozen(options))
+    assert.throws(() => { (options as { format: string }).format = 'json' }, TypeError)
+  })
+
+  test('an explicit undefined keeps the default', () => {
+    assert.equal(resolveOptions({ port: undefined, format: undefined }).url, 'ws://127.0.0.1/')
+  })
+
+  test('host, port and uri build the URL; a missing leading slash is added; tls switches to wss and 443', () => {
+    assert.equal(resolveOptions({ host: 'logs.local', port: 9000, uri: 'some/path?token=abc' }).url, 'ws://logs.local:9000/some/path?token=abc')
+    assert.equal(resolveOptions({ host: 'logs.local', tls: true }).url, 'wss://logs.local/')
+    assert.equal(resolveOptions({ host: '::1', port: '8080' }).url, 'ws://[::1]:8080/')
+  })
+
+  test('url accepts ws://, wss:// and Fluent Bit websocket://', () => {
+    assert.equal(resolveOptions({ url: 'websocket://127.0.0.1:38080/some/path' }).url, 'ws://127.0.0.1:38080/some/path')
+    assert.equal(resolveOptions({ url: 'wss://example.com/x' }).url, 'wss://example.com/x')
+  })
+
+  test('endpoint hides userinfo and query', () => {
+    const options = resolveOptions({ url: 'ws://user:s3cret@example.com:81/in?token=t0ken' })
+    assert.equal(options.endpoint, 'ws://example.com:81/in')
+  })
+
+  test('a Fluent Bit [OUTPUT] section pasted as an object, in any letter case', () => {
+    const options = resolveOptions({
+      Name: 'websocket',
+      Match: '*',
+      Host: '10.0.0.5',
+      Port: '38080',
+      URI: '/ws/ingest',
+      Format: 'JSON_LINES',
+      Json_Date_Key: '@timestamp',
+      json_date_format: 'ISO8601',
+      Header: ['X-Key value', 'X-Spaces a b c'],
+      'net.connect_timeout': '3'
+    })
+    assert.equal(options.url, 'ws://10.0.0.5:38080/ws/ingest')
+    assert.equal(options.format, 'json_lines')
+    assert.equal(options.jsonDateKey, '@timestamp')
+    assert.equal(options.jsonDateFormat, 'iso8601')
+    assert.deepEqual(options.headers, { 'X-Key': 'value', 'X-Spaces': 'a b c' })
+    assert.equal(options.connectTimeout, 3000)
+    assert.deepEqual(options.unknownKeys, [])
+  })
+
+  test('epoch_millis and epoch_milliseconds are aliases of epoch_ms', () => {
+    assert.equal(resolveOptions({ jsonDateFormat: 'epoch_millis' as 'epoch_ms' }).jsonDateFormat, 'epoch_ms')
+    assert.equal(resolveOptions({ json_date_format: 'epoch_milliseconds' }).jsonDateFormat, 'epoch_ms')
+  })
+
+  test('json_date_key false, "false" or "off" turns the date off', () => {
+    for (const value of [false, 'false', 'off', 'Off']) {
+      assert.equal(resolveOptions({ jsonDateKey: value as string }).jsonDateKey, false)
+    }
+  })
+
+  test('headers as an object keep their order', () => {
+    assert.deepEqual(Object.keys(resolveOptions({ headers: { B: '1', A: '2' } }).headers), ['B', 'A'])
+  })
+
+  test('unknown keys are reported, not thrown', () => {
+    assert.deepEqual(resolveOptions({ colour: 'blue' } as object).unknownKeys, ['colour'])
+  })
+
+  const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['port of the wrong type', { port: true }, /`port` to be an integer 1-65535, got `true` \(boolean\)/],
+    ['port not a number', { port: '80a' }, /`port` to be an integer 1-65535, got `"80a"` \(string\)/],
+    ['port out of range', { port: 70000 }, /`port` to be an integer 1-65535, got `70000` \(number\)/],
+    ['Fluent Bit Port out of range', { Port: 0 }, /`Port` to be an integer 1-65535/],
+    ['unknown format', { format: 'xml' }, /`format` to be one of `msgpack`, `json`, `json_stream`, `json_lines`, `gelf`, got `"xml"`/],
+    ['Fluent Bit otlp_json format', { Format: 'otlp_json' }, /`Format` to be one of/],
+    ['unknown date format', { jsonDateFormat: 'rfc3339' }, /`jsonDateFormat` to be one of `double`, .*got `"rfc3339"`/],
+    ['date key empty', { jsonDateKey: '' }, /`jsonDateKey` to be a non-empty string or `false`/],
+    ['bad URL scheme', { url: 'http://example.com/' }, /`url` to be a ws:\/\/, wss:\/\/ or websocket:\/\/ URL string, got `"http:\/\/…"`/],
+    ['URL not a URL', { url: 'not a url' }, /`url` to be a ws:\/\//],
+    ['URL with host as well', { url: 'ws://a/', host: 'b' }, /`host` to be absent when `url` is given/],
+    ['host with a slash', { host: 'a/b' }, /`host` to be a host name or IP address/],
+    ['two spellings of one option', { host: 'a', Host: 'b' }, /`Host` to be absent, since `host` sets the same option/],
+    ['header without a value', { headers: ['X-Key'] }, /`headers` to be `"Name value"` strings/],
+    ['header name with a space', { headers: { 'X Key': 'v' } }, /`headers` to be HTTP header names/],
+    ['header value with a newline', { headers: { 'X-Key': 'a\r\nb' } }, /`headers.X-Key` to be a string without CR, LF or NUL/],
+    ['maxMessageBytes too small', { maxMessageBytes: 10 }, /`maxMessageBytes` to be an integer 64-/],
+    ['maxQueueBytes below maxMessageBytes', { maxMessageBytes: 4096, maxQueueBytes: 2048 }, /`maxQueueBytes` to be at least `maxMessageBytes` \(4096\)/],
+    ['overflow policy unknown', { overflow: 'drop_all' }, /`overflow` to be one of `drop_oldest`, `drop_newest`/],
+    ['delivery unknown', { delivery: 'exactly-once' }, /`delivery` to be one of `at-least-once`, `at-most-once`/],
+    ['negative timeout', { closeTimeout: -1 }, /`closeTimeout` to be an integer 0-600000/],
+    ['fractional interval', { pingInterval: 1.5 }, /`pingInterval` to be an integer/],
+    ['maxReconnectDelay below reconnectDelay', { reconnectDelay: 500, maxReconnectDelay: 100 }, /`maxReconnectDelay` to be at least `reconnectDelay` \(500\)/],
+    ['tls not a boolean', { tls: 'maybe' }, /`tls` to be a boolean \(or "on"\/"off"\)/],
+    ['rejectUnauthorized not a boolean', { rejectUnauthorized: 1 }, /`rejectUnauthorized` to be a boolean/],
+    ['options not an object', 'ws://x' as unknown as Record<string, unknown>, /`options` to be an object/]
+  ]
+  for (const [name, options, message] of invalid) {
+    test(`throws a clear error for ${name}`, () => {
+      assert.throws(() => resolveOptions(options), (error: InvalidOptionError) => {
+        assert.ok(error instanceof InvalidOptionError)
+        assert.ok(error instanceof TypeError)
+        assert.equal(error.code, ERR_INVALID_OPTION)
+        assert.match(error.message, /^pino-websocket: expected /)
+        assert.match(error.message, message)
+        return true
+      })
+    })
+  }
+
+  test('secrets never appear in option errors', () => {
+    const secrets: Array<[Record<string, unknown>, string]> = [
+      [{ url: 'http://user:hunter2@example.com/?token=hunter2' }, 'hunter2'],
+      [{ headers: { Authorization: 'Bearer hunter2\n' } }, 'hunter2'],
+      [{ headers: ['Authorization Bearer hunter2', 'Authorization', 'x'] }, 'hunter2'],
+      [{ key: 42, cert: 'x' }, '42']
+    ]
+    for (const [options, secret] of secrets) {
+      assert.throws(() => resolveOptions(options), (error: Error) => !error.message.includes(secret))
+    }
+  })
+})

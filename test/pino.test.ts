@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { describe, test } from 'node:test'
+import pino from 'pino'
+import { freePort, range, startServer, waitFor } from './helpers.js'
+
+// `target: 'pino-websocket'` is resolved by package name from this file: the
+// package refers to itself through its exports map, so this runs the built dist/.
+
+async function endLogger (transport: ReturnType<typeof pino.transport>): Promise<void> {
+  const closed = once(transport, 'close')
+  transport.end()
+  await closed
+}
+
+describe('pino transport', () => {
+  for (const format of ['json_lines', 'msgpack'] as const) {
+    test(`1000 records arrive through pino's worker in order, in ${format}, equal to what was logged`, async () => {
+      const server = await startServer({ format })
+      const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format } })
+      const errors: unknown[] = []
+      transport.on('error', (error: unknown) => errors.push(error))
+      const logger = pino(transport)
+      const logged: Array<{ seq: number, time: number }> = []
+      for (const seq of range(1000)) {
+        logger.info({ seq, nested: { ok: true, list: [1, 'two'] } }, `record ${seq}`)
+      }
+      await new Promise<void>((resolve, reject) => logger.flush((error) => error ? reject(error) : resolve()))
+      await waitFor(() => server.events.length >= 1000, '1000 records')
+      await endLogger(transport)
+      assert.equal(server.events.length, 1000)
+      for (const [i, { time, record }] of server.events.entries()) {
+        logged.push({ seq: record.seq as number, time: record.time as number })
+        assert.deepEqual(record, { level: 30, time: record.time, pid: process.pid, hostname: record.hostname, seq: i, nested: { ok: true, list: [1, 'two'] }, msg: `record ${i}` })
+        // The event time (the date key in JSON, the EventTime in msgpack) is pino's time.
+        assert.equal(time.sec * 1000 + Math.round(time.nsec / 1e6), record.time)
+      }
+      assert.deepEqual(logged.map((l) => l.seq), range(1000))
+      if (format === 'json_lines') {
+        // The date key comes first, as Fluent Bit puts it.
+        assert.match(server.messages[0].data.toString(), /^\{"date":\d+\.\d+,"level":30,/)
+      }
+      assert.deepEqual(errors, [])
+      await server.close()
+    })
+  }
+
+  test('works inside targets: [...] next to another target, with events on the main thread', async () => {
+    const server = await startServer({ format: 'json' })
+    const transport = pino.transport({
+      targets: [
+        { target: 'pino-websocket', options: { url: server.url, format: 'json', jsonDateFormat: 'iso8601' }, level: 'info' },
+        { target: 'pino/file', options: { destination: '/dev/null' }, level: 'info' }
+      ]
+    })
+    const [opened] = await once(transport, 'open') as [{ endpoint: string }]
+    assert.equal(opened.endpoint, server.url)
+    const logger = pino(transport)
+    logger.debug({ seq: -1 }, 'below level')
+    for (const seq of range(10)) logger.warn({ seq }, 'warned')
+    await waitFor(() => server.events.length >= 10, '10 records')
+    await endLogger(transport)
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(10))
+    assert.match(server.messages[0].data.toString(), /^\[\{"date":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z","level":40,/)
+    await server.close()
+  })
+
+  test('server down at start and up 2 s later: every record arrives, pino never sees an error', async () => {
+    const port = await freePort()
+    const transport = pino.transport({ target: 'pino-websocket', options: { port, format: 'json_lines', reconnectDelay: 50, maxReconnectDelay: 300 } })
+    // No 'error' listener: an 'error' on this stream would crash the test process.
+    const reconnects: unknown[] = []
+    transport.on('reconnecting', (event: unknown) => reconnects.push(event))
+    const logger = pino(transport)
+    for (const seq of range(50)) logger.info({ seq })
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    for (const seq of range(50).map((i) => i + 50)) logger.info({ seq })
+    const server = await startServer({ port, format: 'json_lines' })
+    await waitFor(() => server.events.length >= 100, '100 records', 8000)
+    await endLogger(transport)
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(100))
+    assert.ok(reconnects.length >= 2)
+    await server.close()
+  })
+
+  test('stats arrive on the main thread on flush', async () => {
+    const server = await startServer()
+    const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port } })
+    const logger = pino(transport)
+    for (const seq of range(5)) logger.info({ seq })
+    const stats = once(transport, 'stats')
+    logger.flush()
+    const [counters] = await stats as [{ accepted: number, delivered: number, pending: number }]
+    assert.equal(counters.accepted, 5)
+    assert.equal(counters.delivered, 5)
+    assert.equal(counters.pending, 0)
+    await endLogger(transport)
+    await server.close()
+  })
+})
