@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { describe, test } from 'node:test'
+import { Connection } from '../src/connection.js'
+import { resolveOptions } from '../src/index.js'
+import { freePort, range, startServer, waitFor } from './helpers.js'
+
+const CLI = 'dist/cjs/cli.js'
+
+describe('pino-websocket CLI', () => {
+  test('pipe mode sends every JSON line on stdin, skips the rest, and exits 0 at end of input', async () => {
+    const server = await startServer({ format: 'json_lines', jsonDateFormat: 'epoch_ms' })
+    const child = spawn(process.execPath, [CLI, '--url', server.url, '--format', 'json_lines', '--date-format', 'epoch_ms'])
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    for (const seq of range(100)) child.stdin.write(JSON.stringify({ level: 30, time: 1700000000000 + seq, seq }) + '\n')
+    child.stdin.end('not json\n')
+    const [code] = await once(child, 'exit') as [number]
+    assert.equal(code, 0, stderr)
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(100))
+    assert.equal(server.events[5].time.sec * 1000 + server.events[5].time.nsec / 1e6, 1700000000005, 'time comes from pino\'s time')
+    assert.match(stderr, /skipped 1 non-JSON line/)
+    await server.close()
+  })
+
+  test('receive mode prints each record it decodes as a JSON line', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [CLI, 'receive', '--port', String(port)])
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+    await once(child.stderr, 'data')
+    const connection = new Connection(resolveOptions({ port }))
+    for (const seq of range(3)) connection.write({ time: { sec: 1700000000, nsec: seq }, record: { seq } })
+    await connection.close()
+    await waitFor(() => stdout.split('\n').length > 3, 'three lines')
+    child.kill('SIGTERM')
+    const [code] = await once(child, 'exit') as [number]
+    assert.equal(code, 0)
+    assert.deepEqual(stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown), range(3).map((seq) => ({ time: { sec: 1700000000, nsec: seq }, record: { seq } })))
+  })
+
+  test('a bad option is reported on stderr with exit code 2', async () => {
+    const child = spawn(process.execPath, [CLI, '--port', '80a'])
+    child.stdin.end()
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    const [code] = await once(child, 'exit') as [number]
+    assert.equal(code, 2)
+    assert.match(stderr, /expected `port` to be an integer 1-65535, got `"80a"` \(string\)/)
+  })
+})
