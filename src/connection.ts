@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import WebSocket from 'ws'
 import { Backoff } from './backoff.js'
-import { createEncoder, type DropReason, type Encoder, type LogEvent } from './encoders/index.js'
+import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LogEvent } from './encoders/index.js'
 import type { ResolvedOptions } from './options.js'
 import { RecordQueue } from './queue.js'
 
@@ -109,7 +109,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** Queue one record for sending. Never throws: a bad record is dropped and counted. */
-  write (event: LogEvent): void {
+  write (event: LogEvent | JsonEvent): void {
     this.#stats.accepted++
     if (this.#state === 'closed') {
       this.#drop('shutdown')

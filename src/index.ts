@@ -1,6 +1,6 @@
 export { default } from './pino.js'
 export { WebSocketTransport, type WebSocketTransportOptions } from './winston.js'
-export { createEncoder, type Encoder, type EncoderOptions, type LogEvent, type EventTime, type Message, type DropReason } from './encoders/index.js'
+export { createEncoder, type Encoder, type EncoderOptions, type LogEvent, type JsonEvent, type EventTime, type Message, type DropReason } from './encoders/index.js'
 export { decodeMessage, type DecodeOptions } from './encoders/decode.js'
 export { resolveOptions, type Options, type ResolvedOptions, type Format, type DateFormat, type Overflow, type Delivery } from './options.js'
 export { InvalidOptionError, ERR_INVALID_OPTION } from './errors.js'

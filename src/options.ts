@@ -52,6 +52,16 @@ export interface Options {
   jsonDateKey?: string | false
   /** Rendering of the date key; `epoch_millis` and `epoch_milliseconds` are aliases of `epoch_ms`. @default 'double' */
   jsonDateFormat?: DateFormat
+  /** Record key holding GELF's `short_message`. @default the first of `short_message`, `message`, `msg` (pino's `messageKey` when pino sends it) */
+  gelfShortMessageKey?: string
+  /** Record key holding GELF's `full_message`. @default 'full_message', else an error's stack */
+  gelfFullMessageKey?: string
+  /** Record key holding GELF's `host`. @default the first of `host`, `hostname`, else the machine's host name */
+  gelfHostKey?: string
+  /** Record key holding the level, mapped to a syslog severity 0-7. @default 'level' */
+  gelfLevelKey?: string
+  /** Record key holding GELF's `timestamp` (seconds, milliseconds or a date string). @default the event time */
+  gelfTimestampKey?: string
   /** Largest WebSocket message in bytes; a batch is split below it and a larger single record is dropped (`oversized`). @default 1048576 */
   maxMessageBytes?: number
   /** Bytes of encoded records held while waiting to be sent or confirmed. @default 33554432 */
@@ -94,6 +104,11 @@ export interface ResolvedOptions {
   readonly format: Format
   readonly jsonDateKey: string | false
   readonly jsonDateFormat: DateFormat
+  readonly gelfShortMessageKey: string | undefined
+  readonly gelfFullMessageKey: string | undefined
+  readonly gelfHostKey: string | undefined
+  readonly gelfLevelKey: string | undefined
+  readonly gelfTimestampKey: string | undefined
   readonly maxMessageBytes: number
   readonly maxQueueBytes: number
   readonly overflow: Overflow
@@ -124,6 +139,7 @@ const MiB = 1024 * 1024
 /** Canonical keys, each accepted exactly as spelled. */
 const KEYS = new Set<string>([
   'url', 'host', 'port', 'uri', 'tls', 'headers', 'format', 'jsonDateKey', 'jsonDateFormat',
+  'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
   'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
   'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'rejectUnauthorized',
   'ca', 'cert', 'key', 'servername'
@@ -143,6 +159,11 @@ const ALIASES: Readonly<Record<string, { key: string, seconds?: true }>> = {
   headers: { key: 'headers' },
   json_date_key: { key: 'jsonDateKey' },
   json_date_format: { key: 'jsonDateFormat' },
+  gelf_short_message_key: { key: 'gelfShortMessageKey' },
+  gelf_full_message_key: { key: 'gelfFullMessageKey' },
+  gelf_host_key: { key: 'gelfHostKey' },
+  gelf_level_key: { key: 'gelfLevelKey' },
+  gelf_timestamp_key: { key: 'gelfTimestampKey' },
   tls: { key: 'tls' },
   'tls.verify': { key: 'rejectUnauthorized' },
   'tls.vhost': { key: 'servername' },
@@ -188,6 +209,11 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     format,
     jsonDateKey: resolveDateKey(name('jsonDateKey'), get('jsonDateKey')),
     jsonDateFormat: resolveDateFormat(name('jsonDateFormat'), get('jsonDateFormat')),
+    gelfShortMessageKey: recordKey(name('gelfShortMessageKey'), get('gelfShortMessageKey')),
+    gelfFullMessageKey: recordKey(name('gelfFullMessageKey'), get('gelfFullMessageKey')),
+    gelfHostKey: recordKey(name('gelfHostKey'), get('gelfHostKey')),
+    gelfLevelKey: recordKey(name('gelfLevelKey'), get('gelfLevelKey')),
+    gelfTimestampKey: recordKey(name('gelfTimestampKey'), get('gelfTimestampKey')),
     maxMessageBytes,
     maxQueueBytes,
     overflow: oneOf(name('overflow'), get('overflow'), ['drop_oldest', 'drop_newest'] as const, 'drop_oldest'),
@@ -327,6 +353,12 @@ function resolveDateKey (option: string, value: unknown): string | false {
   if (typeof value !== 'string' || value === '') throw new InvalidOptionError(option, 'a non-empty string or `false`', value)
   // Pasted Fluent Bit configuration spells "no date" as a string.
   if (/^(false|off)$/i.test(value)) return false
+  return value
+}
+
+function recordKey (option: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw new InvalidOptionError(option, 'a record key (a non-empty string)', value)
   return value
 }
 

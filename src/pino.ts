@@ -4,6 +4,9 @@ import { Connection, type ConnectionEvents } from './connection.js'
 import { timeFromMillis, type EventTime } from './encoders/dates.js'
 import { resolveOptions, type Options } from './options.js'
 
+/** The start of a line pino wrote with its default settings, capturing `time` (epoch ms). */
+const PINO_TIME = /^\{"level":(?:\d+|"[^"\\]*"),"time":(\d{1,16})[,}]/
+
 const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 
 /**
@@ -13,24 +16,52 @@ const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 're
  * @throws {InvalidOptionError} when an option is wrong
  */
 export default async function pinoWebSocket (options: Options = {}): Promise<ReturnType<typeof build>> {
-  const connection = new Connection(resolveOptions(options))
+  const resolved = resolveOptions(options)
   const emit = eventForwarder()
-  for (const name of EVENTS) connection.on(name, (payload: unknown) => emit(name, payload))
-  const emitStats = (): void => emit('stats', connection.stats())
+  let connection: Connection | undefined
+  const emitStats = (): void => { if (connection !== undefined) emit('stats', connection.stats()) }
 
   // Ask for pino's config (messageKey, levels) only when pino will send it:
   // otherwise pino-abstract-transport reports an incompatible pino.
   const expectPinoConfig = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true
   const stream = await build(function (source) {
-    // A 'data' listener moves each parsed line into our queue as soon as pino's
-    // worker writes it, so pino's ring buffer keeps draining while we are offline.
-    source.on('data', (record: Record<string, unknown>) => {
-      connection.write({ time: eventTime(record.time), record })
+    // pino's messageKey is GELF's short_message unless the options name another key.
+    const messageKey = (source as { messageKey?: string }).messageKey
+    connection = new Connection(resolved.gelfShortMessageKey === undefined && typeof messageKey === 'string' && messageKey !== 'msg'
+      ? { ...resolved, gelfShortMessageKey: messageKey }
+      : resolved)
+    for (const name of EVENTS) connection.on(name, (payload: unknown) => emit(name, payload))
+    const conn = connection
+    // A 'data' listener moves each line into our queue as soon as pino's worker
+    // writes it, so pino's ring buffer keeps draining while we are offline.
+    source.on('data', (line: string) => {
+      if (line === '') return
+      // pino's own lines start {"level":…,"time":…: the time is read from there and
+      // the JSON formats splice the line as it is. Other shapes are parsed here.
+      const match = PINO_TIME.exec(line)
+      if (match !== null) {
+        conn.write({ time: timeFromMillis(Number(match[1])), json: line })
+        return
+      }
+      let record: unknown
+      try {
+        record = JSON.parse(line)
+      } catch {
+        // Not JSON: the encoder fails on it too, and counts it as unencodable.
+        conn.write({ time: timeFromMillis(Date.now()), json: line })
+        return
+      }
+      const time = eventTime((record as { time?: unknown } | null)?.time)
+      if (record !== null && typeof record === 'object' && !Array.isArray(record)) conn.write({ time, record: record as Record<string, unknown> })
+      else conn.write({ time, json: line })
     })
   }, {
     expectPinoConfig,
+    // Lines come as text: the JSON formats need no parse at all (see above).
+    parse: 'lines',
+    parseLine: (line: string) => line,
     async close () {
-      await connection.close()
+      await connection?.close()
       emitStats()
     }
   })
@@ -41,7 +72,7 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Ret
       void (async () => {
         // Lines pino handed over may still wait in the parser's buffer.
         while (stream.readableLength > 0 && !stream.destroyed) await new Promise(setImmediate)
-        await connection.flush()
+        await connection?.flush()
         emitStats()
         callback()
       })()

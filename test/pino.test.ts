@@ -53,15 +53,59 @@ describe('pino transport', () => {
         { target: 'pino/file', options: { destination: '/dev/null' }, level: 'info' }
       ]
     })
-    const [opened] = await once(transport, 'open') as [{ endpoint: string }]
-    assert.equal(opened.endpoint, server.url)
+    const open = once(transport, 'open')
     const logger = pino(transport)
+    const [opened] = await open as [{ endpoint: string }]
+    assert.equal(opened.endpoint, server.url)
     logger.debug({ seq: -1 }, 'below level')
     for (const seq of range(10)) logger.warn({ seq }, 'warned')
     await waitFor(() => server.events.length >= 10, '10 records')
     await endLogger(transport)
     assert.deepEqual(server.events.map((e) => e.record.seq), range(10))
     assert.match(server.messages[0].data.toString(), /^\[\{"date":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z","level":40,/)
+    await server.close()
+  })
+
+  test('every wire format arrives through pino and decodes; GELF takes pino\'s messageKey', async () => {
+    const formats = ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const
+    const servers = await Promise.all(formats.map((format) => startServer({ format })))
+    const transport = pino.transport({
+      targets: formats.map((format, i) => ({ target: 'pino-websocket', options: { port: servers[i].port, format }, level: 'info' }))
+    })
+    const logger = pino({ messageKey: 'text' }, transport)
+    for (const seq of range(50)) logger.info({ seq, tags: ['a', 'ü'] }, `message ${seq}`)
+    await Promise.all(servers.map((server) => waitFor(() => server.events.length >= 50, `50 records on ${server.url}`)))
+    await endLogger(transport)
+    for (const [i, format] of formats.entries()) {
+      const { events } = servers[i]
+      if (format === 'gelf') {
+        assert.deepEqual(events.map((e) => e.record._seq), range(50), format)
+        assert.equal(events[7].record.short_message, 'message 7')
+        assert.equal(events[7].record.level, 6)
+        assert.equal(events[7].record._tags, '["a","ü"]')
+      } else {
+        assert.deepEqual(events.map((e) => e.record.seq), range(50), format)
+        assert.equal(events[7].record.text, 'message 7', format)
+        assert.deepEqual(events[7].record.tags, ['a', 'ü'], format)
+      }
+      await servers[i].close()
+    }
+  })
+
+  test('ISO times, level labels and a record\'s own date key are honoured', async () => {
+    const server = await startServer({ format: 'json_lines', jsonDateFormat: 'epoch_ms' })
+    const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format: 'json_lines', json_date_format: 'epoch_ms' } })
+    const logger = pino({ timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, transport)
+    logger.info({ seq: 0 }, 'iso')
+    logger.warn({ seq: 1, date: 'mine' }, 'own date')
+    await waitFor(() => server.events.length >= 2, '2 records')
+    await endLogger(transport)
+    const [first, second] = server.events
+    assert.equal(first.record.level, 'info')
+    assert.equal(first.time.sec * 1000 + first.time.nsec / 1e6, Date.parse(first.record.time as string))
+    // The record's own `date` stays and no date key is added.
+    assert.equal(second.record.date, 'mine')
+    assert.match(server.messages.map((m) => m.data.toString()).join(''), /(?:^|\n)\{"level":"warn","time":"[^"]+",[^\n]*"date":"mine"/m)
     await server.close()
   })
 

@@ -27,6 +27,26 @@ describe('winston transport', () => {
     })
   }
 
+  test('every wire format arrives through winston and decodes', async () => {
+    for (const wireFormat of ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const) {
+      const server = await startServer({ format: wireFormat })
+      const transport = new WebSocketTransport({ port: server.port, wireFormat })
+      const logger = winston.createLogger({ transports: [transport] })
+      for (const seq of range(50)) logger.warn(`message ${seq}`, { seq, user: { id: seq } })
+      logger.end()
+      await once(transport, 'finish')
+      const records = server.events.map((e) => e.record)
+      if (wireFormat === 'gelf') {
+        assert.deepEqual(records.map((r) => r._seq), range(50))
+        assert.deepEqual(records[3], { version: '1.1', host: records[3].host, short_message: 'message 3', level: 4, _seq: 3, _user_id: 3 })
+      } else {
+        assert.deepEqual(records.map((r) => r.seq), range(50), wireFormat)
+        assert.deepEqual(records[3], { level: 'warn', message: 'message 3', seq: 3, user: { id: 3 } }, wireFormat)
+      }
+      await server.close()
+    }
+  })
+
   test('honours level, silent and its own format; log() calls back and emits logged', async () => {
     const server = await startServer({ format: 'json' })
     const transport = new WebSocketTransport({

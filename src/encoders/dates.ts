@@ -14,6 +14,40 @@ export function timeFromMillis (ms: number): EventTime {
   return { sec, nsec: Math.round((ms - sec * 1000) * 1e6) }
 }
 
+/**
+ * A date formatter that remembers the last time it rendered: log records come in
+ * bursts that share a millisecond (pino) or at least a second, and rendering is
+ * the costliest part of splicing a date into a line.
+ */
+export function createDateFormatter (format: DateFormat): (time: EventTime) => string {
+  let lastSec = -1
+  let lastNsec = -1
+  let lastText = ''
+  // The calendar formats reuse the date and time of day within one second.
+  let lastCalendarSec = -1
+  let calendarPrefix = ''
+  const separator = format === 'iso8601' ? 'T' : ' '
+  const suffix = format === 'iso8601' ? 'Z"' : '"'
+  const calendarFormat = format === 'iso8601' || format === 'java_sql_timestamp'
+
+  return function formatCached (time) {
+    if (time.sec === lastSec && time.nsec === lastNsec) return lastText
+    lastSec = time.sec
+    lastNsec = time.nsec
+    if (calendarFormat) {
+      if (time.sec !== lastCalendarSec) {
+        const text = new Date(time.sec * 1000).toISOString()
+        calendarPrefix = `"${text.slice(0, 10)}${separator}${text.slice(11, 19)}.`
+        lastCalendarSec = time.sec
+      }
+      lastText = calendarPrefix + String(Math.floor(time.nsec / 1000)).padStart(6, '0') + suffix
+    } else {
+      lastText = formatDate(time, format)
+    }
+    return lastText
+  }
+}
+
 /** The date key's value as JSON text, per `json_date_format`. */
 export function formatDate (time: EventTime, format: DateFormat): string {
   switch (format) {
@@ -37,6 +71,8 @@ function calendar (time: EventTime, separator: string): string {
  */
 export function formatDouble (value: number): string {
   if (Number.isInteger(value)) return value.toFixed(1)
+  // Today's times (2001-2286) have ten integer digits, so %.16g keeps six decimals.
+  if (value >= 1e9 && value < 1e10) return stripZeros(value.toFixed(6))
   const [mantissa, exponentText] = value.toExponential(15).split('e')
   const exponent = Number(exponentText)
   if (exponent < -4 || exponent >= 16) {

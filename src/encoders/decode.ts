@@ -5,7 +5,7 @@ import type { LogEvent } from './index.js'
 
 /** How to read a message: its format (or `auto`) and, for JSON, where the date is. */
 export interface DecodeOptions {
-  /** Wire format of the message; `auto` tells JSON array, stream, lines and msgpack apart. @default 'auto' */
+  /** Wire format of the message; `auto` tells JSON array, stream, lines, GELF and msgpack apart. @default 'auto' */
   format?: Format | 'auto'
   /** Key the sender put the date under; `false` when it sent none. @default 'date' */
   jsonDateKey?: string | false
@@ -34,7 +34,8 @@ extensionCodec.register({
 export function decodeMessage (data: Buffer | ArrayBuffer | Uint8Array | string | Buffer[], options: DecodeOptions = {}): LogEvent[] {
   const bytes = toBuffer(data)
   let format = options.format ?? 'auto'
-  if (format === 'auto') format = detect(bytes)
+  const detected = format === 'auto'
+  if (detected) format = detect(bytes)
   if (format === 'msgpack') return decodeMsgpack(bytes)
   const dateKey = options.jsonDateKey ?? 'date'
   const dateFormat = options.jsonDateFormat ?? 'double'
@@ -47,6 +48,9 @@ export function decodeMessage (data: Buffer | ArrayBuffer | Uint8Array | string 
     records = splitJsonStream(text).map((part) => JSON.parse(part) as unknown)
   } else {
     records = text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as unknown)
+    if (format === 'gelf' || (detected && isGelf(records[0]))) {
+      return records.map(fromGelf)
+    }
   }
   return records.map((record) => toEvent(record, dateKey, dateFormat))
 }
@@ -91,6 +95,19 @@ function splitJsonStream (text: string): string[] {
   return parts
 }
 
+function isGelf (record: unknown): boolean {
+  return typeof record === 'object' && record !== null && (record as { version?: unknown }).version === '1.1' && 'short_message' in record
+}
+
+/** A GELF message: its `timestamp` (seconds) is the event time, every other field the record. */
+function fromGelf (value: unknown): LogEvent {
+  if (!isGelf(value)) throw new TypeError('pino-websocket: a gelf record must be a GELF 1.1 object')
+  const { timestamp, ...record } = value as Record<string, unknown>
+  const time = parseDate(timestamp, 'double')
+  if (time === undefined) throw new TypeError(`pino-websocket: a GELF timestamp must be seconds, got ${JSON.stringify(timestamp)}`)
+  return { time, record }
+}
+
 function toEvent (value: unknown, dateKey: string | false, dateFormat: DateFormat): LogEvent {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError('pino-websocket: a record must be a JSON object')
@@ -98,7 +115,10 @@ function toEvent (value: unknown, dateKey: string | false, dateFormat: DateForma
   const record = value as Record<string, unknown>
   if (dateKey === false || !(dateKey in record)) return withMetadata({ time: timeFromMillis(Date.now()), record })
   const { [dateKey]: date, ...rest } = record
-  return withMetadata({ time: parseDate(date, dateFormat), record: rest })
+  const time = parseDate(date, dateFormat)
+  // A record's own value under the date key (the sender kept it) may be no date at all.
+  if (time === undefined) return withMetadata({ time: timeFromMillis(Date.now()), record })
+  return withMetadata({ time, record: rest })
 }
 
 /** Fluent Bit's `__internal__.log_metadata` back into the event's metadata. */
@@ -109,7 +129,7 @@ function withMetadata (event: LogEvent): LogEvent {
   return { time: event.time, record, metadata: internal.log_metadata }
 }
 
-function parseDate (date: unknown, format: DateFormat): EventTime {
+function parseDate (date: unknown, format: DateFormat): EventTime | undefined {
   if (typeof date === 'number') {
     if (format === 'epoch') return { sec: date, nsec: 0 }
     if (format === 'epoch_ms') return timeFromMillis(date)
@@ -126,7 +146,7 @@ function parseDate (date: unknown, format: DateFormat): EventTime {
       }
     }
   }
-  throw new TypeError(`pino-websocket: cannot read a date from ${JSON.stringify(date)}`)
+  return undefined
 }
 
 function decodeMsgpack (bytes: Buffer): LogEvent[] {

@@ -1,5 +1,6 @@
 import type { Format, ResolvedOptions } from '../options.js'
 import type { EventTime } from './dates.js'
+import { createGelfRecordEncoder } from './gelf.js'
 import { createJsonRecordEncoder } from './json.js'
 import { createMsgpackRecordEncoder } from './msgpack.js'
 
@@ -13,6 +14,16 @@ export interface LogEvent {
   metadata?: Record<string, unknown>
 }
 
+/**
+ * A record that is already one JSON object's text, such as a line pino wrote.
+ * The JSON formats splice the date key into it instead of parsing and
+ * serializing it again; msgpack and GELF parse it.
+ */
+export interface JsonEvent {
+  time: EventTime
+  json: string
+}
+
 /** One WebSocket message: a text frame for the JSON formats, a binary frame for msgpack. */
 export interface Message {
   binary: boolean
@@ -23,7 +34,8 @@ export interface Message {
 export type DropReason = 'overflow' | 'oversized' | 'unencodable' | 'shutdown'
 
 /** The encoder options: the wire part of {@link ResolvedOptions}. */
-export type EncoderOptions = Pick<ResolvedOptions, 'format' | 'jsonDateKey' | 'jsonDateFormat' | 'maxMessageBytes'>
+export type EncoderOptions = Pick<ResolvedOptions, 'format' | 'jsonDateKey' | 'jsonDateFormat' | 'maxMessageBytes' |
+'gelfShortMessageKey' | 'gelfFullMessageKey' | 'gelfHostKey' | 'gelfLevelKey' | 'gelfTimestampKey'>
 
 /**
  * Turns events into WebSocket messages. Records are encoded one by one (so a bad
@@ -39,7 +51,7 @@ export interface Encoder {
   /** Bytes added between records: JSON's `,`. */
   readonly separator: number
   /** A record's bytes as they go into a message; throws when the record cannot be encoded. */
-  encodeRecord (event: LogEvent): Buffer
+  encodeRecord (event: LogEvent | JsonEvent): Buffer
   /** One message from encoded records, in order. */
   frame (records: readonly Buffer[]): Buffer
   /**
@@ -47,7 +59,7 @@ export interface Encoder {
    * that cannot be encoded or are too large on their own are left out and reported
    * to `onDrop`.
    */
-  encode (events: Iterable<LogEvent>, onDrop?: (reason: DropReason, event: LogEvent, error?: Error) => void): Message[]
+  encode<E extends LogEvent | JsonEvent> (events: Iterable<E>, onDrop?: (reason: DropReason, event: E, error?: Error) => void): Message[]
 }
 
 const OPEN_BRACKET = Buffer.from('[')
@@ -55,23 +67,47 @@ const CLOSE_BRACKET = Buffer.from(']')
 const COMMA = Buffer.from(',')
 const NEWLINE = 0x0a
 
+function parseObject (json: string): Record<string, unknown> {
+  const value = JSON.parse(json) as unknown
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('the record is not a JSON object')
+  return value as Record<string, unknown>
+}
+
 /** Create the encoder for a wire format; options are resolved with {@link resolveOptions} when given raw. */
 export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
   const format = options.format ?? 'msgpack'
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
   const isJsonArray = format === 'json'
-  let encodeRecord: (event: LogEvent) => Buffer
+  let encodeRecord: (event: LogEvent | JsonEvent) => Buffer
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
-    encodeRecord = (event) => encodeMsgpack(event.time, event.record, event.metadata)
-  } else if (format === 'gelf') {
-    throw new RangeError('pino-websocket: the gelf format is not implemented yet')
+    encodeRecord = (event) => 'json' in event
+      ? encodeMsgpack(event.time, parseObject(event.json))
+      : encodeMsgpack(event.time, event.record, event.metadata)
   } else {
-    const encodeJson = createJsonRecordEncoder(options.jsonDateKey ?? 'date', options.jsonDateFormat ?? 'double')
-    const newline = format === 'json_lines'
+    let encodeText: (event: LogEvent | JsonEvent) => string
+    if (format === 'gelf') {
+      const encodeGelf = createGelfRecordEncoder({
+        shortMessageKey: options.gelfShortMessageKey,
+        fullMessageKey: options.gelfFullMessageKey,
+        hostKey: options.gelfHostKey,
+        levelKey: options.gelfLevelKey,
+        timestampKey: options.gelfTimestampKey
+      })
+      encodeText = (event) => 'json' in event
+        ? encodeGelf(event.time, parseObject(event.json))
+        : encodeGelf(event.time, event.record, event.metadata)
+    } else {
+      const { encodeJsonRecord, spliceJsonLine } = createJsonRecordEncoder(options.jsonDateKey ?? 'date', options.jsonDateFormat ?? 'double')
+      encodeText = (event) => 'json' in event
+        ? spliceJsonLine(event.time, event.json)
+        : encodeJsonRecord(event.time, event.record, event.metadata)
+    }
+    // json_lines and GELF end each record with a line feed.
+    const newline = format === 'json_lines' || format === 'gelf'
     encodeRecord = (event) => {
-      const text = encodeJson(event.time, event.record, event.metadata)
+      const text = encodeText(event)
       if (!newline) return Buffer.from(text)
       const bytes = Buffer.byteLength(text)
       const out = Buffer.allocUnsafe(bytes + 1)

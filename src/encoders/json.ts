@@ -1,5 +1,5 @@
 import type { DateFormat } from '../options.js'
-import { formatDate, type EventTime } from './dates.js'
+import { createDateFormatter, type EventTime } from './dates.js'
 
 /**
  * One record as a JSON object with the date key spliced in first, as Fluent Bit
@@ -8,9 +8,32 @@ import { formatDate, type EventTime } from './dates.js'
  * to exactly that). Non-empty metadata follows the date as
  * `"__internal__":{"log_metadata":{…}}`, again as Fluent Bit writes it.
  */
-export function createJsonRecordEncoder (dateKey: string | false, dateFormat: DateFormat): (time: EventTime, record: object, metadata?: object) => string {
+export function createJsonRecordEncoder (dateKey: string | false, dateFormat: DateFormat): {
+  encodeJsonRecord: (time: EventTime, record: object, metadata?: object) => string
+  spliceJsonLine: (time: EventTime, line: string) => string
+} {
   const datePrefix = dateKey === false ? '' : `${JSON.stringify(dateKey)}:`
-  return function encodeJsonRecord (time, record, metadata) {
+  const formatDate = createDateFormatter(dateFormat)
+
+  /**
+   * The same for a record that is already JSON text (pino's line): the date goes
+   * in front of its first key, with no parse. When the text may hold the date
+   * key (its name, or any \u escape that could spell it), it is parsed after all
+   * so the collision rule holds exactly.
+   */
+  function spliceJsonLine (time: EventTime, line: string): string {
+    if (line.charCodeAt(0) !== 0x7b /* { */ || line.charCodeAt(line.length - 1) !== 0x7d /* } */ ||
+      (dateKey !== false && (line.includes(datePrefix) || line.includes('\\u')))) {
+      const record = JSON.parse(line) as unknown
+      if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new TypeError('the record is not a JSON object')
+      return encodeJsonRecord(time, record)
+    }
+    if (dateKey === false) return line
+    const date = formatDate(time)
+    return line.length === 2 ? `{${datePrefix}${date}}` : `{${datePrefix}${date},${line.slice(1)}`
+  }
+
+  function encodeJsonRecord (time: EventTime, record: object, metadata?: object): string {
     const body = JSON.stringify(record)
     // undefined for a record whose toJSON returns undefined; anything but an object cannot carry a date key.
     if (typeof body !== 'string' || body.charCodeAt(0) !== 0x7b /* { */) {
@@ -18,7 +41,7 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
     }
     let head = dateKey === false || (record as Record<string, unknown>)[dateKey] !== undefined
       ? ''
-      : datePrefix + formatDate(time, dateFormat)
+      : datePrefix + formatDate(time)
     if (metadata !== undefined) {
       const meta = JSON.stringify(metadata)
       if (meta !== '{}') head += `${head === '' ? '' : ','}"__internal__":{"log_metadata":${meta}}`
@@ -26,4 +49,6 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
     if (head === '') return body
     return body.length === 2 ? `{${head}}` : `{${head},${body.slice(1)}`
   }
+
+  return { encodeJsonRecord, spliceJsonLine }
 }

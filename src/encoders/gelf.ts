@@ -1,0 +1,182 @@
+import { hostname } from 'node:os'
+import type { EventTime } from './dates.js'
+import { formatDouble } from './dates.js'
+
+/** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
+export interface GelfKeys {
+  shortMessageKey?: string
+  fullMessageKey?: string
+  hostKey?: string
+  levelKey?: string
+  timestampKey?: string
+}
+
+// pino writes `msg` and `hostname`, winston `message`; GELF senders `short_message` and `host`.
+const SHORT_MESSAGE_KEYS = ['short_message', 'message', 'msg']
+const HOST_KEYS = ['host', 'hostname']
+/** GELF requires a non-empty short_message; a record without a message still goes out with this. */
+export const NO_MESSAGE = '-'
+const MAX_DEPTH = 64
+
+/** Syslog severities of level names: syslog's own, npm's (winston) and pino's labels. */
+const LEVEL_NAMES: Readonly<Record<string, number>> = {
+  emerg: 0, emergency: 0, alert: 1, crit: 2, critical: 2, fatal: 2, error: 3, err: 3,
+  warning: 4, warn: 4, notice: 5, info: 6, informational: 6, http: 6, verbose: 7, debug: 7, silly: 7, trace: 7
+}
+
+/** Syslog severity (0-7) of a level: pino numbers, level names, or `"0"`-`"7"`; undefined when unknown. */
+export function syslogLevel (level: unknown): number | undefined {
+  if (typeof level === 'number') {
+    if (!Number.isFinite(level)) return undefined
+    // pino: trace 10 and debug 20 -> debug, info 30, warn 40, error 50, fatal 60 -> critical.
+    if (level <= 20) return 7
+    if (level <= 30) return 6
+    if (level <= 40) return 4
+    if (level <= 50) return 3
+    return 2
+  }
+  if (typeof level !== 'string') return undefined
+  if (/^[0-7]$/.test(level)) return Number(level)
+  return LEVEL_NAMES[level.toLowerCase()]
+}
+
+/**
+ * One record as a GELF 1.1 object (without the line feed). Every field that is
+ * not one of GELF's own becomes an additional field: nested objects flattened
+ * to `_a_b`, names reduced to `[\w.-]`, values strings or numbers. Nothing is
+ * lost silently: `_id`, which GELF forbids, becomes `__id`; names that collide
+ * after flattening get `_2`, `_3`…; an unknown level stays as `_level`; event
+ * metadata goes under `_metadata_*`.
+ */
+export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime, record: Record<string, unknown>, metadata?: object) => string {
+  const shortKeys = keys.shortMessageKey !== undefined ? [keys.shortMessageKey] : SHORT_MESSAGE_KEYS
+  const hostKeys = keys.hostKey !== undefined ? [keys.hostKey] : HOST_KEYS
+  const fullKey = keys.fullMessageKey ?? 'full_message'
+  const levelKey = keys.levelKey ?? 'level'
+  const timestampKey = keys.timestampKey
+  const machine = JSON.stringify(hostname())
+
+  return function encodeGelfRecord (time, record, metadata) {
+    const consumed = new Set<string>()
+    const shortKey = firstPresent(record, shortKeys)
+    let short = shortKey === undefined ? '' : text(record[shortKey])
+    if (shortKey !== undefined) consumed.add(shortKey)
+    if (short.trim() === '') short = NO_MESSAGE
+
+    const hostKey = firstPresent(record, hostKeys)
+    let host = machine
+    if (hostKey !== undefined && text(record[hostKey]) !== '') {
+      host = JSON.stringify(text(record[hostKey]))
+      consumed.add(hostKey)
+    }
+
+    let full: string | undefined
+    if (record[fullKey] !== undefined && record[fullKey] !== null) {
+      full = text(record[fullKey])
+      consumed.add(fullKey)
+    } else {
+      full = stackOf(record)
+      // winston's errors() format puts the stack at the top: it moves to full_message.
+      if (full !== undefined && typeof record.stack === 'string') consumed.add('stack')
+    }
+
+    let timestamp = time.sec + time.nsec / 1e9
+    if (timestampKey !== undefined && record[timestampKey] !== undefined) {
+      const seconds = toSeconds(record[timestampKey])
+      if (seconds !== undefined) {
+        timestamp = seconds
+        consumed.add(timestampKey)
+      }
+    }
+
+    const level = syslogLevel(record[levelKey])
+    if (level !== undefined) consumed.add(levelKey)
+
+    let out = `{"version":"1.1","host":${host},"short_message":${JSON.stringify(short)}`
+    if (full !== undefined) out += `,"full_message":${JSON.stringify(full)}`
+    out += `,"timestamp":${formatDouble(timestamp)}`
+    if (level !== undefined) out += `,"level":${level}`
+    const used = new Set<string>()
+    const add = (name: string, value: string | number): void => {
+      let unique = name === '_id' ? '__id' : name
+      for (let n = 2; used.has(unique); n++) unique = `${name}_${n}`
+      used.add(unique)
+      out += `,${JSON.stringify(unique)}:${typeof value === 'number' ? String(value) : JSON.stringify(value)}`
+    }
+    for (const key of Object.keys(record)) {
+      if (!consumed.has(key)) flatten(`_${sanitize(key)}`, record[key], add, 0)
+    }
+    // Fluent Bit log metadata, when an event carries it, is kept under _metadata_*.
+    if (metadata !== undefined && Object.keys(metadata).length > 0) flatten('_metadata', metadata, add, 0)
+    return out + '}'
+  }
+}
+
+function firstPresent (record: Record<string, unknown>, keys: readonly string[]): string | undefined {
+  for (const key of keys) {
+    if (record[key] !== undefined && record[key] !== null) return key
+  }
+  return undefined
+}
+
+/** A value as GELF text: strings as they are, anything else as its JSON. */
+function text (value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'bigint') return String(value)
+  return JSON.stringify(value) ?? String(value)
+}
+
+function stackOf (record: Record<string, unknown>): string | undefined {
+  if (typeof record.stack === 'string') return record.stack
+  for (const key of ['err', 'error']) {
+    const error = record[key] as { stack?: unknown } | undefined
+    if (error !== null && typeof error === 'object' && typeof error.stack === 'string') return error.stack
+  }
+  return undefined
+}
+
+/** Seconds since the epoch from a number (seconds, or milliseconds when too large for seconds) or a date string. */
+function toSeconds (value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value > 1e11 ? value / 1000 : value
+  if (typeof value === 'string' || value instanceof Date) {
+    const ms = new Date(value).getTime()
+    return Number.isNaN(ms) ? undefined : ms / 1000
+  }
+  return undefined
+}
+
+function sanitize (key: string): string {
+  return key.replace(/[^\w.-]/g, '_')
+}
+
+function flatten (name: string, value: unknown, add: (name: string, value: string | number) => void, depth: number): void {
+  if (depth > MAX_DEPTH) throw new TypeError(`the record is nested deeper than ${MAX_DEPTH} levels (circular?)`)
+  switch (typeof value) {
+    case 'string': add(name, value); return
+    case 'number': add(name, Number.isFinite(value) ? value : String(value)); return
+    case 'boolean': add(name, value ? 'true' : 'false'); return
+    case 'bigint': add(name, String(value)); return
+    case 'object': break
+    default: return // undefined, functions and symbols: JSON leaves them out too
+  }
+  if (value === null) return
+  if (value instanceof Error) {
+    // message and stack are not enumerable: spell them out rather than send `{}`.
+    value = Object.assign({ name: value.name, message: value.message, stack: value.stack }, value)
+  }
+  const object = value as Record<string, unknown> & { toJSON?: () => unknown }
+  if (typeof object.toJSON === 'function') {
+    flatten(name, object.toJSON(), add, depth + 1)
+    return
+  }
+  if (Array.isArray(value)) {
+    add(name, JSON.stringify(value))
+    return
+  }
+  const keys = Object.keys(object)
+  if (keys.length === 0) {
+    add(name, '{}')
+    return
+  }
+  for (const key of keys) flatten(`${name}_${sanitize(key)}`, object[key], add, depth + 1)
+}

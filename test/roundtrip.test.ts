@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { decodeMulti } from '@msgpack/msgpack'
+import { createEncoder, decodeMessage, type DateFormat, type EventTime, type LogEvent } from '../src/index.js'
+
+/** A small seeded PRNG (mulberry32), so a failure can be replayed from its seed. */
+function prng (seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const KEYS = ['msg', 'level', 'a', 'ключ', '日本', 'quote"d', 'back\\slash', 'new\nline', 'tab\t', 'emoji😀', 'nul\u0000', '', ' ', '__proto__x', 'date_', '0', '123']
+const STRINGS = ['', 'plain', 'héllo "wörld"', 'line\nbreak\r\n', '\u0001\u001f\u007f', '😀 日本 ü', '</script>', '{"json":"inside"}', 'x'.repeat(300), '\\u0041']
+const NUMBERS = [0, 1, -1, 42, 0.1, 1 / 3, 1e21, 1.5e-7, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 32, 2 ** 32 + 1, 123456.789]
+
+function randomValue (random: () => number, depth: number): unknown {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+  switch (Math.floor(random() * (depth > 3 ? 5 : 7))) {
+    case 0: return pick(STRINGS)
+    case 1: return pick(NUMBERS)
+    case 2: return random() < 0.5
+    case 3: return null
+    case 4: return Math.floor(random() * 1e6) - 5e5
+    case 5: return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth + 1))
+    default: return randomRecord(random, depth + 1)
+  }
+}
+
+function randomRecord (random: () => number, depth = 0): Record<string, unknown> {
+  const record: Record<string, unknown> = {}
+  const size = Math.floor(random() * 6)
+  for (let i = 0; i < size; i++) record[KEYS[Math.floor(random() * KEYS.length)] + (random() < 0.3 ? String(i) : '')] = randomValue(random, depth)
+  return record
+}
+
+function randomTime (random: () => number): EventTime {
+  return { sec: Math.floor(random() * 2 ** 32), nsec: Math.floor(random() * 1e9) }
+}
+
+/** What the date format keeps of a time (Fluent Bit truncates, double rounds to 16 digits). */
+function assertTime (actual: EventTime, expected: EventTime, dateFormat: DateFormat | 'exact'): void {
+  const tolerance = { exact: 0, double: 2000, epoch: 1e9, epoch_ms: 1e6, iso8601: 1000, java_sql_timestamp: 1000 }[dateFormat]
+  // Seconds times 1e9 is past 2^53: subtract the parts.
+  const error = (expected.sec - actual.sec) * 1e9 + (expected.nsec - actual.nsec)
+  assert.ok(dateFormat === 'double' ? Math.abs(error) <= tolerance : error >= 0 && error < Math.max(tolerance, 1),
+    `${JSON.stringify(actual)} for ${JSON.stringify(expected)} in ${dateFormat}`)
+}
+
+describe('round trip: decodeMessage(encode(events)) gives the events back', () => {
+  const SEED = 20261127
+  for (const format of ['json', 'json_stream', 'json_lines', 'msgpack'] as const) {
+    for (const jsonDateFormat of (format === 'msgpack' ? ['double'] : ['double', 'epoch', 'epoch_ms', 'iso8601', 'java_sql_timestamp']) as DateFormat[]) {
+      test(`${format}${format === 'msgpack' ? '' : ` with ${jsonDateFormat} dates`}: 300 random records (seed ${SEED})`, () => {
+        const random = prng(SEED)
+        // The date key is 'date'; random records never hold it (a collision keeps the record's own value).
+        const events: LogEvent[] = Array.from({ length: 300 }, () => ({ time: randomTime(random), record: randomRecord(random) }))
+        const encoder = createEncoder({ format, jsonDateFormat, maxMessageBytes: 16 * 1024 })
+        const messages = encoder.encode(events, (reason) => assert.fail(`dropped: ${reason}`))
+        assert.ok(messages.length > 1, 'the batch was split')
+        const decoded: LogEvent[] = []
+        for (const { data, binary } of messages) {
+          assert.ok(data.length <= 16 * 1024)
+          assert.equal(binary, format === 'msgpack')
+          if (format === 'msgpack') {
+            assert.equal([...decodeMulti(data)].length > 0, true, 'decodes with @msgpack/msgpack decodeMulti')
+          } else if (format === 'json') {
+            JSON.parse(data.toString())
+          } else {
+            const text = data.toString()
+            if (format === 'json_lines') for (const line of text.trimEnd().split('\n')) JSON.parse(line)
+          }
+          decoded.push(...decodeMessage(data, { format, jsonDateFormat }))
+          // auto detection agrees with the named format
+          assert.deepEqual(decodeMessage(data, { jsonDateFormat }).map((e) => e.record), decodeMessage(data, { format, jsonDateFormat }).map((e) => e.record))
+        }
+        assert.equal(decoded.length, events.length)
+        for (const [i, event] of events.entries()) {
+          // JSON and msgpack drop undefined alike; everything else must come back as it was.
+          assert.deepEqual(decoded[i].record, JSON.parse(JSON.stringify(event.record)), `record ${i}`)
+          assertTime(decoded[i].time, event.time, format === 'msgpack' ? 'exact' : jsonDateFormat)
+        }
+      })
+    }
+  }
+
+  test('a record given as JSON text encodes to the same bytes as the record itself, in every format', () => {
+    const random = prng(SEED + 1)
+    const records = Array.from({ length: 300 }, () => randomRecord(random))
+    records.push({ date: 'own', a: 1 }, { a: { date: 1 } }, { 'd\u0061te': 'escaped' }, {}, { s: 'quote " and \\u0041 text' })
+    for (const format of ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const) {
+      for (const jsonDateKey of ['date', false] as const) {
+        const encoder = createEncoder({ format, jsonDateKey })
+        for (const record of records) {
+          const time = randomTime(random)
+          const fromRecord = encoder.encodeRecord({ time, record })
+          const fromJson = encoder.encodeRecord({ time, json: JSON.stringify(record) })
+          assert.equal(fromJson.toString('hex'), fromRecord.toString('hex'), `${format} ${JSON.stringify(record)}`)
+        }
+      }
+    }
+  })
+
+  test('gelf: the mapped fields come back, the timestamp is the event time', () => {
+    const random = prng(SEED)
+    const events: LogEvent[] = Array.from({ length: 200 }, () => ({ time: randomTime(random), record: randomRecord(random) }))
+    const messages = createEncoder({ format: 'gelf' }).encode(events, (reason) => assert.fail(`dropped: ${reason}`))
+    const decoded = messages.flatMap(({ data }) => {
+      for (const line of data.toString().trimEnd().split('\n')) JSON.parse(line)
+      return decodeMessage(data)
+    })
+    assert.equal(decoded.length, events.length)
+    for (const [i, { time, record }] of decoded.entries()) {
+      assert.equal(record.version, '1.1')
+      assert.ok(typeof record.short_message === 'string' && record.short_message !== '')
+      for (const [key, value] of Object.entries(record)) {
+        if (key.startsWith('_')) {
+          assert.match(key, /^[\w.-]+$/)
+          assert.notEqual(key, '_id')
+          assert.ok(typeof value === 'string' || typeof value === 'number', `${key} is ${typeof value}`)
+        }
+      }
+      assertTime(time, events[i].time, 'double')
+    }
+  })
+})
