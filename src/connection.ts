@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events'
+import { connect as netConnect, isIP, type Socket } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { debuglog } from 'node:util'
-import WebSocket from 'ws'
+import { isMainThread } from 'node:worker_threads'
+import WebSocket, { type ClientOptions } from 'ws'
 import { Backoff } from './backoff.js'
+import { decodeMessage } from './encoders/decode.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LogEvent } from './encoders/index.js'
+import { FallbackFile } from './fallback.js'
 import type { ResolvedOptions } from './options.js'
 import { RecordQueue } from './queue.js'
 
@@ -12,10 +17,12 @@ import { RecordQueue } from './queue.js'
  *
  *              write() / start                    'open'
  *     idle ─────────────────────► connecting ───────────────► open ◄─┐ pump(): one message per batch,
- *                                   ▲      │                   │  └─┘ then a ping whose pong confirms it
- *                      retry timer  │      │ error, close,      │ error, close, pong timeout
- *                                   │      ▼ handshake timeout  ▼
- *                                  waiting ◄────────────────────┘   (backoff with full jitter)
+ *      ▲                            ▲      │                   │  └─┘ then a ping whose pong confirms it
+ *      │               retry timer  │      │ error, close,      │ error, close, pong timeout
+ *      │                            │      ▼ HTTP status        ▼
+ *      │                           waiting ◄────────────────────┤   (backoff with full jitter,
+ *      │                                                        │    Retry-After, 4xx slowed down)
+ *      └─────────────── keepaliveIdleTimeout, queue empty ──────┘
  *
  *   close(): from any state, keep sending until everything is confirmed or
  *   closeTimeout passes, then close 1000 (terminate if the server does not answer),
@@ -23,8 +30,8 @@ import { RecordQueue } from './queue.js'
  *
  * Invariants: at most one socket exists at a time; a socket is written to only
  * after its own handshake ('open'); a network failure never throws, rejects or
- * emits 'error' (it becomes a 'disconnect' event and a reconnect); every accepted
- * record ends delivered, dropped with a reason, or pending:
+ * emits 'error' (it becomes a 'disconnect'/'reconnecting' event and a retry); every
+ * accepted record ends delivered, dropped with a reason, or pending:
  * accepted = delivered + dropped + pending.
  */
 
@@ -34,8 +41,14 @@ const debug = debuglog('pino-websocket')
 const HIGH_WATER_MARK = 1024 * 1024
 /** How long close() waits for the server's close frame before terminating. */
 const CLOSE_HANDSHAKE_TIMEOUT = 1000
-/** Largest message accepted from the server: we expect none, pings and pongs are tiny. */
+/** Largest message accepted from the server: we expect none; pings and pongs are tiny. */
 const MAX_INBOUND_PAYLOAD = 64 * 1024
+/** Connections that must time out on pongs, with no pong ever seen, before the server is taken for one that never answers pings. */
+const NO_PONG_CONNECTIONS = 2
+/** Longest Retry-After honoured, in ms. */
+const MAX_RETRY_AFTER = 3_600_000
+/** Close code of a message too big for the server (RFC 6455 7.4.1). */
+const MESSAGE_TOO_BIG = 1009
 
 type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed'
 
@@ -53,13 +66,17 @@ export interface Stats {
   resent: number
   /** Connection attempts after the first. */
   reconnects: number
+  /** Pings that were not answered within `pongTimeout`. */
+  pongTimeouts: number
+  /** The delivery mode in force: `at-most-once` after a server was found never to answer pings. */
+  delivery: ResolvedOptions['delivery']
 }
 
 /** Payloads of the events; all plain data, so they cross pino's worker boundary. */
 export interface ConnectionEvents {
   open: [{ endpoint: string }]
   disconnect: [{ endpoint: string, code: number, reason: string }]
-  reconnecting: [{ endpoint: string, attempt: number, delay: number, error?: string }]
+  reconnecting: [{ endpoint: string, attempt: number, delay: number, error?: string, status?: number }]
   drop: [{ reason: DropReason, count: number, error?: string }]
   warn: [{ code: string, message: string }]
 }
@@ -69,35 +86,69 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #encoder: Encoder
   readonly #queue: RecordQueue
   readonly #backoff: Backoff
-  readonly #stats: Stats
+  readonly #stats: Omit<Stats, 'pending'>
+  readonly #fallback: FallbackFile | undefined
   #state: State = 'idle'
   #ws: WebSocket | undefined
+  /** Why the last attempt failed, for the reconnecting event: an error message, or the HTTP answer to the upgrade. */
   #lastError: string | undefined
+  #rejection: { status: number, retryAfter: number | undefined } | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #heartbeatTimer: NodeJS.Timeout | undefined
   #pongTimer: NodeJS.Timeout | undefined
+  #idleTimer: NodeJS.Timeout | undefined
+  #closingIdle = false
   /** Sequence number of the last ping sent and of the last one answered, on the current socket. */
   #pingSent = 0
   #pongReceived = 0
-  /** Batches sent and not yet confirmed: the ping sent after each, and the queue position past it. */
-  #inflight: Array<{ seq: number, end: number }> = []
+  /** Whether any pong ever came, and how many connections timed out on pongs before one did. */
+  #pongSeen = false
+  #noPongConnections = 0
+  /** Batches sent and not yet confirmed: the ping sent after each, the queue position past it, its record count. */
+  #inflight: Array<{ seq: number, end: number, count: number }> = []
   /** Messages handed to ws whose write has not completed: while one is, records gather into the next batch. */
   #writing = 0
+  /** Message size in force: maxMessageBytes, halved when the server refuses messages as too big. */
+  #maxMessageBytes: number
   #pumpScheduled = false
   #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
   #drained: Array<() => void> = []
   #closing: Promise<void> | undefined
+  #exitFlushedAt = -1
 
   constructor (options: ResolvedOptions) {
     super()
     this.#options = options
     this.#encoder = createEncoder(options)
-    this.#queue = new RecordQueue(options.maxQueueBytes, options.overflow, () => this.#drop('overflow'))
+    this.#maxMessageBytes = options.maxMessageBytes
+    this.#queue = new RecordQueue(options.maxQueueBytes, options.overflow, (record) => this.#drop('overflow', undefined, 1, [record]))
     this.#backoff = new Backoff(options.reconnectDelay, options.maxReconnectDelay)
-    this.#stats = { accepted: 0, delivered: 0, dropped: { overflow: 0, oversized: 0, unencodable: 0, shutdown: 0 }, pending: 0, resent: 0, reconnects: 0 }
+    this.#stats = {
+      accepted: 0,
+      delivered: 0,
+      dropped: { overflow: 0, oversized: 0, unencodable: 0, shutdown: 0 },
+      resent: 0,
+      reconnects: 0,
+      pongTimeouts: 0,
+      delivery: options.delivery
+    }
+    if (options.fallbackFile !== undefined) {
+      this.#fallback = new FallbackFile(options.fallbackFile, (error) => {
+        this.#warn('PINO_WS_WARN_FALLBACK_FILE', `the fallback file cannot be written (${error.message}); dropped records are only counted`)
+      })
+    }
     if (options.unknownKeys.length > 0) {
       const message = `unknown option${options.unknownKeys.length > 1 ? 's' : ''} ${options.unknownKeys.map((k) => `\`${k}\``).join(', ')} ignored`
-      process.nextTick(() => this.emit('warn', { code: 'PINO_WS_WARN_UNKNOWN_OPTION', message }))
+      process.nextTick(() => this.#warn('PINO_WS_WARN_UNKNOWN_OPTION', message))
+    }
+    if (isMainThread) {
+      // Our sockets and timers are unref'd so they never hold the app open; instead,
+      // when the app runs out of work, we get one chance to deliver what is left.
+      if (LIVE.size === 0) {
+        process.on('beforeExit', onBeforeExit)
+        process.on('exit', onExit)
+      }
+      LIVE.add(this)
     }
     // Connect in the background right away, so the first record finds the socket ready.
     process.nextTick(() => { if (this.#state === 'idle') this.#connect() })
@@ -111,10 +162,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Queue one record for sending. Never throws: a bad record is dropped and counted. */
   write (event: LogEvent | JsonEvent): void {
     this.#stats.accepted++
-    if (this.#state === 'closed') {
-      this.#drop('shutdown')
-      return
-    }
     let record: Buffer
     try {
       record = this.#encoder.encodeRecord(event)
@@ -122,8 +169,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#drop('unencodable', (error as Error).message)
       return
     }
-    if (record.length + this.#encoder.separator + this.#encoder.overhead > this.#options.maxMessageBytes) {
-      this.#drop('oversized')
+    if (this.#state === 'closed') {
+      this.#drop('shutdown', undefined, 1, [record])
+      return
+    }
+    if (record.length + this.#encoder.separator + this.#encoder.overhead > this.#maxMessageBytes) {
+      this.#drop('oversized', undefined, 1, [record])
       return
     }
     this.#queue.push(record)
@@ -132,11 +183,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Resolves once every queued record is confirmed, or after `closeTimeout`
+   * Resolves once every queued record is confirmed, or after `timeout` ms
    * (whatever is left stays queued). Never rejects.
    */
   flush (timeout = this.#options.closeTimeout): Promise<void> {
     if (this.#queue.length === 0) return Promise.resolve()
+    if (this.#state === 'idle') this.#connect()
     return new Promise((resolve) => {
       // A referenced timer: an app waiting on flush stays alive until it is done.
       const timer = setTimeout(done, timeout)
@@ -153,7 +205,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Deliver what is queued within `closeTimeout`, close the socket with 1000 and
-   * stop. Records still queued then are dropped with reason `shutdown`. Never rejects.
+   * stop. Records still queued then are dropped with reason `shutdown` (and go
+   * to the fallback file). Never rejects.
    */
   close (): Promise<void> {
     this.#closing ??= this.#shutdown()
@@ -161,28 +214,50 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   async #shutdown (): Promise<void> {
-    const deadline = Date.now() + this.#options.closeTimeout
     await this.flush()
     this.#state = 'closed'
     clearTimeout(this.#retryTimer)
+    clearTimeout(this.#idleTimer)
     const ws = this.#ws
     if (ws !== undefined) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { ws.terminate(); resolve() }, Math.max(0, Math.min(CLOSE_HANDSHAKE_TIMEOUT, deadline - Date.now())))
+        const timer = setTimeout(() => { ws.terminate(); resolve() }, CLOSE_HANDSHAKE_TIMEOUT)
         ws.once('close', () => { clearTimeout(timer); resolve() })
         if (ws.readyState === WebSocket.OPEN) ws.close(1000)
         else ws.terminate()
       })
     }
-    const left = this.#queue.drain().length
-    if (left > 0) this.#drop('shutdown', undefined, left)
+    const left = this.#queue.drain()
+    if (left.length > 0) this.#drop('shutdown', undefined, left.length, left)
     this.#flushDropEvents()
+    await this.#fallback?.close(CLOSE_HANDSHAKE_TIMEOUT)
+    if (LIVE.delete(this) && LIVE.size === 0) {
+      process.off('beforeExit', onBeforeExit)
+      process.off('exit', onExit)
+    }
+  }
+
+  /** @internal The app has no more work: deliver what is left, once per batch of new records. */
+  beforeExit (): void {
+    if (this.#queue.length === 0 || this.#exitFlushedAt === this.#stats.accepted || this.#state === 'closed') return
+    this.#exitFlushedAt = this.#stats.accepted
+    void this.flush()
+  }
+
+  /** @internal The process is exiting: what could not be delivered is written to the fallback file. */
+  exit (): void {
+    const left = this.#queue.drain()
+    if (left.length > 0) {
+      this.#stats.dropped.shutdown += left.length
+      this.#fallback?.write(left.map((record) => this.#fallbackLine(record)).join(''))
+    }
+    this.#fallback?.flushSync()
   }
 
   #connect (): void {
     if (this.#state === 'closed') return
-    if (this.#stats.reconnects > 0 || this.#backoff.attempt > 0) debug('reconnecting to %s', this.#options.endpoint)
     this.#state = 'connecting'
+    this.#rejection = undefined
     const { tls } = this.#options
     const ws = new WebSocket(this.#options.url, {
       headers: this.#options.headers,
@@ -194,16 +269,33 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       ca: tls.ca,
       cert: tls.cert,
       key: tls.key,
-      // Passed on to tls.connect(); ws's types omit it.
-      ...(tls.servername !== undefined ? { servername: tls.servername } as object : {})
+      // Our own socket, unref'd: an open log connection never keeps the app alive.
+      createConnection: ((options: ConnectionOptions & { host?: string }) => {
+        let socket: Socket
+        if (this.#options.url.startsWith('wss:')) {
+          const servername = tls.servername ?? (isIP(options.host ?? '') === 0 ? options.host : '')
+          socket = tlsConnect({ ...options, servername })
+        } else {
+          socket = netConnect(options as Parameters<typeof netConnect>[0])
+        }
+        return socket.unref()
+      }) as unknown as ClientOptions['createConnection']
     })
     this.#ws = ws
     ws.on('open', () => this.#onOpen(ws))
-    ws.on('pong', (data) => this.#onPong(data))
+    ws.on('pong', (data) => this.#onPong(ws, data))
     // Without a listener ws would throw; the reason is kept for the reconnecting event.
-    ws.on('error', (error) => { this.#lastError = this.#redact(error.message) })
+    ws.on('error', (error) => { this.#lastError ??= this.#redact(error.message) })
+    ws.on('unexpected-response', (_request, response) => {
+      // The server answered the upgrade with plain HTTP: keep the status for the retry policy.
+      const retryAfter = parseRetryAfter(response.headers['retry-after'])
+      this.#rejection = { status: response.statusCode ?? 0, retryAfter }
+      this.#lastError = `HTTP ${response.statusCode} on upgrade`
+      response.resume()
+      ws.terminate()
+    })
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString()))
-    // The server may send messages; they are not part of the protocol, so they are ignored.
+    // Messages from the server are not part of the protocol: ignored (and bounded by maxPayload).
   }
 
   #onOpen (ws: WebSocket): void {
@@ -217,8 +309,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     debug('open %s', this.#options.endpoint)
     this.emit('open', { endpoint: this.#options.endpoint })
     this.#heartbeatTimer = setInterval(() => {
-      if (this.#pingSent === this.#pongReceived) this.#ping()
+      if (this.#pingSent === this.#pongReceived) this.#ping(ws)
     }, this.#options.pingInterval).unref()
+    this.#armIdleTimer()
     this.#pump()
   }
 
@@ -228,7 +321,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const wasOpen = this.#state === 'open'
     clearInterval(this.#heartbeatTimer)
     clearTimeout(this.#pongTimer)
+    clearTimeout(this.#idleTimer)
     this.#pongTimer = undefined
+    const inflight = this.#inflight
     this.#inflight = []
     this.#writing = 0
     if (this.#state === 'closed') return
@@ -236,13 +331,63 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       debug('disconnected from %s: %d %s', this.#options.endpoint, code, reason)
       this.emit('disconnect', { endpoint: this.#options.endpoint, code, reason: this.#redact(reason) })
     }
+    if (code === MESSAGE_TOO_BIG) this.#shrinkMessages(inflight[0])
+    if (this.#closingIdle) {
+      this.#closingIdle = false
+      // Records that came during the closing handshake go out on a fresh connection at once.
+      if (this.#queue.length === 0) this.#state = 'idle'
+      else this.#connect()
+      return
+    }
     this.#state = 'waiting'
-    const delay = this.#backoff.next()
-    this.emit('reconnecting', { endpoint: this.#options.endpoint, attempt: this.#backoff.attempt, delay, error: this.#lastError })
+    const delay = this.#retryDelay()
+    this.emit('reconnecting', {
+      endpoint: this.#options.endpoint,
+      attempt: this.#backoff.attempt,
+      delay,
+      ...(this.#lastError !== undefined ? { error: this.#lastError } : {}),
+      ...(this.#rejection !== undefined ? { status: this.#rejection.status } : {})
+    })
+    this.#lastError = undefined
     this.#retryTimer = setTimeout(() => {
       this.#stats.reconnects++
       this.#connect()
     }, delay).unref()
+  }
+
+  /**
+   * The wait before the next attempt: backoff with full jitter, except that a
+   * server's Retry-After is honoured, and an answer that retrying cannot fix
+   * soon (401, 403, 404, a redirect, a plain 200) waits the longest delay.
+   */
+  #retryDelay (): number {
+    const delay = this.#backoff.next()
+    const rejection = this.#rejection
+    if (rejection === undefined) return delay
+    if (rejection.retryAfter !== undefined) return Math.max(delay, rejection.retryAfter)
+    const { status } = rejection
+    if (status === 408 || status === 429 || status >= 500) return delay
+    if (this.#backoff.attempt === 1) {
+      this.#warn('PINO_WS_WARN_UPGRADE_REFUSED', `the server answered the WebSocket upgrade with HTTP ${status}; retrying every ${this.#options.maxReconnectDelay} ms or so`)
+    }
+    return Math.floor(this.#options.maxReconnectDelay * (0.5 + Math.random() / 2))
+  }
+
+  /**
+   * The server closed with 1009: the oldest unconfirmed message was too big for
+   * it. A single record that big is dropped as oversized; otherwise messages are
+   * halved from now on, until they fit.
+   */
+  #shrinkMessages (culprit: { end: number, count: number } | undefined): void {
+    if (culprit !== undefined && culprit.count === 1) {
+      const record = this.#queue.removeHead(culprit.end - 1)
+      if (record !== undefined) this.#drop('oversized', 'the server refused the record as too big (1009)', 1, [record])
+      return
+    }
+    const smaller = Math.max(64, Math.floor(this.#maxMessageBytes / 2))
+    if (smaller === this.#maxMessageBytes) return
+    this.#maxMessageBytes = smaller
+    this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', `the server refused a message as too big (1009); messages are now at most ${smaller} bytes`)
   }
 
   #schedulePump (): void {
@@ -262,12 +407,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   #pump (): void {
     const ws = this.#ws
-    if (this.#state !== 'open' || ws === undefined) return
-    const atLeastOnce = this.#options.delivery === 'at-least-once'
+    if (this.#state !== 'open' || ws === undefined || ws.readyState !== WebSocket.OPEN || this.#closingIdle) return
+    const atLeastOnce = this.#stats.delivery === 'at-least-once'
+    let sent = false
     while (this.#writing === 0 && this.#queue.unsent > 0 && ws.bufferedAmount < HIGH_WATER_MARK) {
-      const batch = this.#queue.takeBatch(this.#options.maxMessageBytes, this.#encoder.overhead, this.#encoder.separator)
+      const batch = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead, this.#encoder.separator)
       const end = this.#queue.sentEnd
       this.#writing++
+      sent = true
       ws.send(this.#encoder.frame(batch), { binary: this.#encoder.binary }, (error) => {
         if (ws !== this.#ws) return
         this.#writing--
@@ -276,31 +423,36 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           this.#pump()
         }
       })
-      if (atLeastOnce) this.#inflight.push({ seq: this.#ping(), end })
+      if (atLeastOnce) this.#inflight.push({ seq: this.#ping(ws), end, count: batch.length })
     }
+    if (sent) this.#armIdleTimer()
   }
 
   /** Send a ping whose payload is its sequence number; returns that number. */
-  #ping (): number {
+  #ping (ws: WebSocket): number {
     const seq = ++this.#pingSent
     const payload = Buffer.allocUnsafe(4)
     payload.writeUInt32BE(seq >>> 0)
-    this.#ws?.ping(payload)
-    this.#pongTimer ??= setTimeout(() => this.#onPongTimeout(), this.#options.pongTimeout).unref()
+    ws.ping(payload)
+    // A server found never to answer pings is not timed out on them (at-most-once from then on).
+    if (this.#pongSeen || this.#stats.delivery === 'at-least-once') {
+      this.#pongTimer ??= setTimeout(() => this.#onPongTimeout(ws), this.#options.pongTimeout).unref()
+    }
     return seq
   }
 
-  #onPong (data: Buffer): void {
+  #onPong (ws: WebSocket, data: Buffer): void {
     // A pong answers its ping and, since control frames keep stream order, every
     // message before it. A server may answer only the latest of several pings.
-    if (data.length !== 4) return
+    if (ws !== this.#ws || data.length !== 4) return
     const seq = data.readUInt32BE(0)
     if (seq <= this.#pongReceived || seq > this.#pingSent) return
     this.#pongReceived = seq
+    this.#pongSeen = true
     clearTimeout(this.#pongTimer)
     this.#pongTimer = undefined
     if (this.#pongReceived < this.#pingSent) {
-      this.#pongTimer = setTimeout(() => this.#onPongTimeout(), this.#options.pongTimeout).unref()
+      this.#pongTimer = setTimeout(() => this.#onPongTimeout(ws), this.#options.pongTimeout).unref()
     }
     // The server reads what we send: this connection is healthy.
     this.#backoff.reset()
@@ -309,11 +461,37 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (end !== -1) this.#confirm(end)
   }
 
-  #onPongTimeout (): void {
+  #onPongTimeout (ws: WebSocket): void {
     this.#pongTimer = undefined
+    if (ws !== this.#ws) return
+    this.#stats.pongTimeouts++
     this.#lastError = `no pong within ${this.#options.pongTimeout} ms`
+    if (!this.#pongSeen && this.#stats.delivery === 'at-least-once' && ++this.#noPongConnections >= NO_PONG_CONNECTIONS) {
+      // The server reads (the handshake worked) but never answers pings: confirming
+      // through pongs would re-send forever. Deliver at most once instead.
+      this.#stats.delivery = 'at-most-once'
+      this.#warn('PINO_WS_WARN_NO_PONG', `the server never answered a ping on ${NO_PONG_CONNECTIONS} connections; delivery is now at-most-once`)
+    }
     debug('%s: %s, terminating', this.#options.endpoint, this.#lastError)
-    this.#ws?.terminate()
+    ws.terminate()
+  }
+
+  /** Close a connection that carried no record for keepaliveIdleTimeout; the next record opens a new one. */
+  #armIdleTimer (): void {
+    const timeout = this.#options.keepaliveIdleTimeout
+    if (timeout === 0) return
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = setTimeout(() => {
+      const ws = this.#ws
+      if (ws === undefined || this.#state !== 'open') return
+      if (this.#queue.length > 0) {
+        this.#armIdleTimer()
+        return
+      }
+      debug('%s idle for %d ms, closing', this.#options.endpoint, timeout)
+      this.#closingIdle = true
+      ws.close(1000, 'idle')
+    }, timeout).unref()
   }
 
   #confirm (end: number): void {
@@ -325,9 +503,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     for (const done of this.#drained.splice(0)) done()
   }
 
-  /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
-  #drop (reason: DropReason, error?: string, count = 1): void {
+  #warn (code: string, message: string): void {
+    debug('warning %s: %s', code, message)
+    this.emit('warn', { code, message })
+  }
+
+  /**
+   * Count dropped records and write them to the fallback file; drop events are
+   * coalesced per reason and per turn of the event loop.
+   */
+  #drop (reason: DropReason, error?: string, count = 1, records?: Buffer[]): void {
     this.#stats.dropped[reason] += count
+    if (records !== undefined && this.#fallback !== undefined) {
+      this.#fallback.write(records.map((record) => this.#fallbackLine(record)).join(''))
+    }
     const pending = this.#pendingDrops.get(reason)
     if (pending !== undefined) {
       pending.count += count
@@ -336,6 +525,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#pendingDrops.set(reason, { count, error })
     }
     if (this.#queue.length === 0) this.#settle()
+  }
+
+  /** An encoded record as one NDJSON line: JSON formats as they are, msgpack decoded. */
+  #fallbackLine (record: Buffer): string {
+    if (this.#encoder.format !== 'msgpack') {
+      const text = record.toString('utf8')
+      return text.endsWith('\n') ? text : text + '\n'
+    }
+    const [{ time, record: fields }] = decodeMessage(record, { format: 'msgpack' })
+    const date = time.sec + time.nsec / 1e9
+    return JSON.stringify(Object.assign({ date }, fields)) + '\n'
   }
 
   #flushDropEvents (): void {
@@ -350,9 +550,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #redact (message: string): string {
     const url = new URL(this.#options.url)
     let text = message
-    for (const secret of [url.username, url.password, url.search.slice(1)]) {
-      if (secret !== '') text = text.split(secret).join('…')
+    for (const secret of [url.username, url.password, url.search.slice(1), ...Object.values(this.#options.headers)]) {
+      if (secret.length >= 3) text = text.split(secret).join('…')
     }
     return text
   }
+}
+
+/** Connections of the main thread not closed yet, for the process exit hooks (one pair for all of them). */
+const LIVE = new Set<Connection>()
+function onBeforeExit (): void { for (const connection of LIVE) connection.beforeExit() }
+function onExit (): void { for (const connection of LIVE) connection.exit() }
+
+/** Retry-After as milliseconds: delay-seconds or an HTTP date (RFC 9110 10.2.3). */
+function parseRetryAfter (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now()
+  if (Number.isNaN(ms)) return undefined
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER)
 }

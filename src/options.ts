@@ -80,6 +80,15 @@ export interface Options {
   reconnectDelay?: number
   /** Milliseconds the reconnect delay never exceeds. @default 30000 */
   maxReconnectDelay?: number
+  /**
+   * Milliseconds a connection may stay without records before it is closed cleanly;
+   * the next record opens a fresh one. 0 keeps connections open (heartbeats keep
+   * proxies from closing them). Fluent Bit's `net.keepalive_idle_timeout` is in seconds.
+   * @default 0
+   */
+  keepaliveIdleTimeout?: number
+  /** Path of a file where records given up on (overflow, oversized, shutdown) are appended as NDJSON. */
+  fallbackFile?: string
   /** Milliseconds that `flush()` and `close()` wait for the queue to be confirmed before giving up. @default 5000 */
   closeTimeout?: number
   /** Verify the server's TLS certificate. @default true */
@@ -119,6 +128,8 @@ export interface ResolvedOptions {
   readonly reconnectDelay: number
   readonly maxReconnectDelay: number
   readonly closeTimeout: number
+  readonly keepaliveIdleTimeout: number
+  readonly fallbackFile: string | undefined
   readonly tls: Readonly<{ rejectUnauthorized: boolean, ca?: string | string[], cert?: string, key?: string, servername?: string }>
   /** Unknown keys, for a `warn` event: configuration mistakes should be visible but not fatal. */
   readonly unknownKeys: readonly string[]
@@ -141,7 +152,7 @@ const KEYS = new Set<string>([
   'url', 'host', 'port', 'uri', 'tls', 'headers', 'format', 'jsonDateKey', 'jsonDateFormat',
   'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
   'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
-  'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'rejectUnauthorized',
+  'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'keepaliveIdleTimeout', 'fallbackFile', 'rejectUnauthorized',
   'ca', 'cert', 'key', 'servername'
 ])
 
@@ -167,7 +178,8 @@ const ALIASES: Readonly<Record<string, { key: string, seconds?: true }>> = {
   tls: { key: 'tls' },
   'tls.verify': { key: 'rejectUnauthorized' },
   'tls.vhost': { key: 'servername' },
-  'net.connect_timeout': { key: 'connectTimeout', seconds: true }
+  'net.connect_timeout': { key: 'connectTimeout', seconds: true },
+  'net.keepalive_idle_timeout': { key: 'keepaliveIdleTimeout', seconds: true }
 }
 
 /** Fluent Bit `[OUTPUT]` keys that mean nothing for a transport and are ignored without a warning. */
@@ -224,6 +236,8 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     reconnectDelay,
     maxReconnectDelay,
     closeTimeout: integer(name('closeTimeout'), get('closeTimeout'), 5_000, 0, 600_000),
+    keepaliveIdleTimeout: integer(name('keepaliveIdleTimeout'), get('keepaliveIdleTimeout'), 0, 0, 86_400_000),
+    fallbackFile: recordKey(name('fallbackFile'), get('fallbackFile'), 'a file path (a non-empty string)'),
     tls: Object.freeze({
       rejectUnauthorized: boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true),
       ca: ca as string | string[] | undefined,
@@ -356,9 +370,9 @@ function resolveDateKey (option: string, value: unknown): string | false {
   return value
 }
 
-function recordKey (option: string, value: unknown): string | undefined {
+function recordKey (option: string, value: unknown, expected = 'a record key (a non-empty string)'): string | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'string' || value === '') throw new InvalidOptionError(option, 'a record key (a non-empty string)', value)
+  if (typeof value !== 'string' || value === '') throw new InvalidOptionError(option, expected, value)
   return value
 }
 

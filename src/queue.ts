@@ -85,6 +85,11 @@ export class RecordQueue {
     return count
   }
 
+  /** Remove the first record if it is at absolute position `position`; returns it. */
+  removeHead (position: number): Buffer | undefined {
+    return this.length > 0 && this.#base === position ? this.#shift() : undefined
+  }
+
   /** Make every sent, unconfirmed record unsent again (after a reconnect); returns how many. */
   rewind (): number {
     const count = this.#sentEnd - this.#base

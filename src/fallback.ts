@@ -1,0 +1,53 @@
+import { once } from 'node:events'
+import * as sonicBoomModule from 'sonic-boom'
+import type { SonicBoom as SonicBoomStream, SonicBoomOpts } from 'sonic-boom'
+
+// sonic-boom is CommonJS and its class is module.exports itself: ESM sees it as the
+// default export, CommonJS (through esModuleInterop) as a property. Take it from either.
+const loaded = sonicBoomModule as unknown as { SonicBoom?: unknown, default?: { SonicBoom?: unknown } }
+const SonicBoom = (loaded.SonicBoom ?? loaded.default?.SonicBoom) as new (options: SonicBoomOpts) => SonicBoomStream
+
+/**
+ * The fallback file: records we give up on are appended here as NDJSON, so a
+ * drop is never silent. Writes go through sonic-boom (buffered, asynchronous);
+ * `flushSync()` is for process exit, `close()` for an orderly shutdown.
+ */
+export class FallbackFile {
+  readonly #file: SonicBoomStream
+  #failed = false
+
+  /** @param onError told once when the file cannot be written; the file is then given up. */
+  constructor (path: string, onError: (error: Error) => void) {
+    this.#file = new SonicBoom({ dest: path, append: true, mkdir: true, sync: false })
+    // Without a listener a write error would be thrown: it is reported instead.
+    this.#file.on('error', (error: Error) => {
+      if (this.#failed) return
+      this.#failed = true
+      onError(error)
+    })
+  }
+
+  /** Append lines, each ending in a line feed. */
+  write (lines: string): void {
+    if (!this.#failed) this.#file.write(lines)
+  }
+
+  /** Write out what is buffered before the process exits. */
+  flushSync (): void {
+    if (this.#failed) return
+    try {
+      this.#file.flushSync()
+    } catch (error) {
+      // sonic-boom throws while its file is still opening: nothing is buffered for long then.
+      if ((error as NodeJS.ErrnoException).code !== undefined) this.#failed = true
+    }
+  }
+
+  /** Flush and close the file; resolves within `timeout` ms whatever happens. */
+  async close (timeout: number): Promise<void> {
+    if (this.#failed) return
+    const closed = once(this.#file, 'close').catch(() => {})
+    this.#file.end()
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, timeout).unref())])
+  }
+}
