@@ -203,6 +203,25 @@ describe('createEncoder', () => {
     assert.throws(() => encode('[1]'), TypeError)
   })
 
+  test('a record with a lone UTF-16 surrogate is unencodable in every format; the text "\\ud800" is fine', () => {
+    for (const format of ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const) {
+      const encoder = createEncoder({ format })
+      const dropped: string[] = []
+      const messages = encoder.encode([
+        { time, record: { seq: 0, s: 'bad \ud800 half' } },
+        { time, record: { seq: 1, ['k\udfff']: 1 } },
+        { time, json: '{"seq":2,"s":"\\udc00"}' },
+        { time, record: { seq: 3, s: 'pair 😀 and text \\ud800' } },
+        { time, json: '{"seq":4,"s":"\\\\ud800"}' }
+      ], (reason) => dropped.push(reason))
+      // GELF turns every character outside [\w.-] in a name into _, the lone half of the key too.
+      const expected = format === 'gelf' ? 2 : 3
+      assert.deepEqual(dropped, Array(expected).fill('unencodable'), format)
+      const records = messages.flatMap((m) => decodeMessage(m.data, { format }).map((e) => e.record))
+      assert.equal(records.length, 5 - expected, format)
+    }
+  })
+
   test('json, json_stream and json_lines frames parse and decode back to the events', () => {
     const events = [
       { time: { sec: 1700000000, nsec: 123456000 }, record: { seq: 0, msg: 'a "quoted" {brace}' } },

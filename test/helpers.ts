@@ -10,7 +10,7 @@ export interface TestServer {
   events: LogEvent[]
   messages: Array<{ data: Buffer, binary: boolean }>
   /** Upgrade requests seen: path and raw headers in order. */
-  handshakes: Array<{ url: string, rawHeaders: string[] }>
+  handshakes: Array<{ url: string, rawHeaders: string[], at: number }>
   sockets: Set<WebSocket>
   /** Stop accepting and drop every client at once (like a crash). */
   kill (): Promise<void>
@@ -39,7 +39,7 @@ export async function startServer (options: DecodeOptions & { port?: number } = 
   }
   wss.on('connection', (socket, request) => {
     server.sockets.add(socket)
-    server.handshakes.push({ url: request.url ?? '', rawHeaders: request.rawHeaders })
+    server.handshakes.push({ url: request.url ?? '', rawHeaders: request.rawHeaders, at: Date.now() })
     socket.on('close', () => server.sockets.delete(socket))
     socket.on('message', (data: Buffer, binary) => {
       server.messages.push({ data, binary })

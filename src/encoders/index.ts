@@ -1,7 +1,7 @@
 import type { Format, ResolvedOptions } from '../options.js'
 import type { EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
-import { createJsonRecordEncoder } from './json.js'
+import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape } from './json.js'
 import { createMsgpackRecordEncoder } from './msgpack.js'
 
 export type { EventTime } from './dates.js'
@@ -67,6 +67,8 @@ const CLOSE_BRACKET = Buffer.from(']')
 const COMMA = Buffer.from(',')
 const NEWLINE = 0x0a
 
+const INVALID_STRING = 'the record holds an invalid string (a lone UTF-16 surrogate)'
+
 function parseObject (json: string): Record<string, unknown> {
   const value = JSON.parse(json) as unknown
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('the record is not a JSON object')
@@ -82,9 +84,12 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
-    encodeRecord = (event) => 'json' in event
-      ? encodeMsgpack(event.time, parseObject(event.json))
-      : encodeMsgpack(event.time, event.record, event.metadata)
+    encodeRecord = (event) => {
+      if ('json' in event ? hasLoneSurrogateEscape(event.json) : hasLoneSurrogate(event.record)) throw new TypeError(INVALID_STRING)
+      return 'json' in event
+        ? encodeMsgpack(event.time, parseObject(event.json))
+        : encodeMsgpack(event.time, event.record, event.metadata)
+    }
   } else {
     let encodeText: (event: LogEvent | JsonEvent) => string
     if (format === 'gelf') {
@@ -108,6 +113,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     const newline = format === 'json_lines' || format === 'gelf'
     encodeRecord = (event) => {
       const text = encodeText(event)
+      if (hasLoneSurrogateEscape(text)) throw new TypeError(INVALID_STRING)
       if (!newline) return Buffer.from(text)
       const bytes = Buffer.byteLength(text)
       const out = Buffer.allocUnsafe(bytes + 1)

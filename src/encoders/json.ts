@@ -52,3 +52,37 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
 
   return { encodeJsonRecord, spliceJsonLine }
 }
+
+/**
+ * Whether JSON text holds an escaped lone UTF-16 surrogate (`\\ud800`): JSON.stringify
+ * writes valid pairs as they are and escapes only lone halves, which many JSON
+ * parsers refuse. An escaped backslash before `u` (`\\\\ud800`) is plain text.
+ */
+export function hasLoneSurrogateEscape (text: string): boolean {
+  let index = text.indexOf('\\u')
+  while (index !== -1) {
+    const next = text.charCodeAt(index + 2) | 0x20
+    const range = text.charCodeAt(index + 3) | 0x20
+    if (next === 0x64 /* d */ && ((range >= 0x38 && range <= 0x39) || (range >= 0x61 && range <= 0x66))) {
+      let backslashes = 1
+      while (index - backslashes >= 0 && text.charCodeAt(index - backslashes) === 0x5c) backslashes++
+      if (backslashes % 2 === 1) return true
+    }
+    index = text.indexOf('\\u', index + 2)
+  }
+  return false
+}
+
+/** Whether any string in a value (keys included) holds a lone UTF-16 surrogate. */
+export function hasLoneSurrogate (value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value)
+  if (value === null || typeof value !== 'object' || depth > 100) return false
+  if (Array.isArray(value)) return value.some((item) => hasLoneSurrogate(item, depth + 1))
+  for (const key of Object.keys(value)) {
+    if (LONE_SURROGATE.test(key) || hasLoneSurrogate((value as Record<string, unknown>)[key], depth + 1)) return true
+  }
+  return false
+}
+
+// With the u flag, paired surrogates form one code point: only lone halves are \p{Cs}.
+const LONE_SURROGATE = /\p{Cs}/u
