@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
@@ -9,7 +10,7 @@ import { decodeMessage } from './encoders/decode.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LogEvent } from './encoders/index.js'
 import { FallbackFile } from './fallback.js'
 import type { ResolvedOptions } from './options.js'
-import { RecordQueue } from './queue.js'
+import { RecordQueue, type Chunk } from './queue.js'
 
 /*
  * The connection manager: the only module that speaks WebSocket. It knows nothing
@@ -121,7 +122,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#options = options
     this.#encoder = createEncoder(options)
     this.#maxMessageBytes = options.maxMessageBytes
-    this.#queue = new RecordQueue(options.maxQueueBytes, options.overflow, (record) => this.#drop('overflow', undefined, 1, [record]))
+    this.#queue = new RecordQueue(options.maxQueueBytes, options.maxMessageBytes, options.overflow, (record) => {
+      this.#toFallback(record)
+      this.#drop('overflow')
+    })
     this.#backoff = new Backoff(options.reconnectDelay, options.maxReconnectDelay)
     this.#stats = {
       accepted: 0,
@@ -162,7 +166,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Queue one record for sending. Never throws: a bad record is dropped and counted. */
   write (event: LogEvent | JsonEvent): void {
     this.#stats.accepted++
-    let record: Buffer
+    let record: Chunk
     try {
       record = this.#encoder.encodeRecord(event)
     } catch (error) {
@@ -170,14 +174,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return
     }
     if (this.#state === 'closed') {
-      this.#drop('shutdown', undefined, 1, [record])
+      this.#toFallback(record)
+      this.#drop('shutdown')
       return
     }
-    if (record.length + this.#encoder.separator + this.#encoder.overhead > this.#maxMessageBytes) {
-      this.#drop('oversized', undefined, 1, [record])
+    const length = RecordQueue.byteLength(record)
+    if (length + this.#encoder.separator + this.#encoder.overhead > this.#maxMessageBytes) {
+      this.#toFallback(record)
+      this.#drop('oversized')
       return
     }
-    this.#queue.push(record)
+    this.#queue.push(record, length)
     if (this.#state === 'open') this.#schedulePump()
     else if (this.#state === 'idle') this.#connect()
   }
@@ -227,8 +234,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         else ws.terminate()
       })
     }
-    const left = this.#queue.drain()
-    if (left.length > 0) this.#drop('shutdown', undefined, left.length, left)
+    const left = this.#queue.drain((record) => this.#toFallback(record))
+    if (left > 0) this.#drop('shutdown', undefined, left)
     this.#flushDropEvents()
     await this.#fallback?.close(CLOSE_HANDSHAKE_TIMEOUT)
     if (LIVE.delete(this) && LIVE.size === 0) {
@@ -246,11 +253,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** @internal The process is exiting: what could not be delivered is written to the fallback file. */
   exit (): void {
-    const left = this.#queue.drain()
-    if (left.length > 0) {
-      this.#stats.dropped.shutdown += left.length
-      this.#fallback?.write(left.map((record) => this.#fallbackLine(record)).join(''))
-    }
+    this.#stats.dropped.shutdown += this.#queue.drain((record) => this.#toFallback(record))
     this.#fallback?.flushSync()
   }
 
@@ -265,6 +268,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       perMessageDeflate: false,
       followRedirects: false,
       maxPayload: MAX_INBOUND_PAYLOAD,
+      // Random masks as ws makes them, but never all zeros: ws sends such a frame
+      // without copying it, and our queue's views must not be written unmasked.
+      generateMask: nonZeroMask,
       rejectUnauthorized: tls.rejectUnauthorized,
       ca: tls.ca,
       cert: tls.cert,
@@ -381,7 +387,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #shrinkMessages (culprit: { end: number, count: number } | undefined): void {
     if (culprit !== undefined && culprit.count === 1) {
       const record = this.#queue.removeHead(culprit.end - 1)
-      if (record !== undefined) this.#drop('oversized', 'the server refused the record as too big (1009)', 1, [record])
+      if (record !== undefined) {
+        this.#toFallback(record)
+        this.#drop('oversized', 'the server refused the record as too big (1009)')
+      }
       return
     }
     const smaller = Math.max(64, Math.floor(this.#maxMessageBytes / 2))
@@ -411,11 +420,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
     let sent = false
     while (this.#writing === 0 && this.#queue.unsent > 0 && ws.bufferedAmount < HIGH_WATER_MARK) {
-      const batch = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead, this.#encoder.separator)
+      const start = this.#queue.sentEnd
+      const parts = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead, this.#encoder.separator)
       const end = this.#queue.sentEnd
       this.#writing++
       sent = true
-      ws.send(this.#encoder.frame(batch), { binary: this.#encoder.binary }, (error) => {
+      // ws copies the views of our queue while it masks them, before this call returns.
+      ws.send(this.#encoder.frame(parts), { binary: this.#encoder.binary }, (error) => {
         if (ws !== this.#ws) return
         this.#writing--
         if (error === undefined || error === null) {
@@ -423,7 +434,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           this.#pump()
         }
       })
-      if (atLeastOnce) this.#inflight.push({ seq: this.#ping(ws), end, count: batch.length })
+      if (atLeastOnce) this.#inflight.push({ seq: this.#ping(ws), end, count: end - start })
     }
     if (sent) this.#armIdleTimer()
   }
@@ -508,15 +519,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.emit('warn', { code, message })
   }
 
-  /**
-   * Count dropped records and write them to the fallback file; drop events are
-   * coalesced per reason and per turn of the event loop.
-   */
-  #drop (reason: DropReason, error?: string, count = 1, records?: Buffer[]): void {
+  /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
+  #drop (reason: DropReason, error?: string, count = 1): void {
     this.#stats.dropped[reason] += count
-    if (records !== undefined && this.#fallback !== undefined) {
-      this.#fallback.write(records.map((record) => this.#fallbackLine(record)).join(''))
-    }
     const pending = this.#pendingDrops.get(reason)
     if (pending !== undefined) {
       pending.count += count
@@ -527,15 +532,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#queue.length === 0) this.#settle()
   }
 
-  /** An encoded record as one NDJSON line: JSON formats as they are, msgpack decoded. */
-  #fallbackLine (record: Buffer): string {
+  /** Append a record given up on to the fallback file, as one NDJSON line (msgpack decoded). */
+  #toFallback (record: Chunk): void {
+    if (this.#fallback === undefined) return
     if (this.#encoder.format !== 'msgpack') {
-      const text = record.toString('utf8')
-      return text.endsWith('\n') ? text : text + '\n'
+      const text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
+      this.#fallback.write(text.endsWith('\n') ? text : text + '\n')
+      return
     }
-    const [{ time, record: fields }] = decodeMessage(record, { format: 'msgpack' })
-    const date = time.sec + time.nsec / 1e9
-    return JSON.stringify(Object.assign({ date }, fields)) + '\n'
+    const [{ time, record: fields }] = decodeMessage(record as Uint8Array)
+    this.#fallback.write(JSON.stringify(Object.assign({ date: time.sec + time.nsec / 1e9 }, fields)) + '\n')
   }
 
   #flushDropEvents (): void {
@@ -561,6 +567,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 const LIVE = new Set<Connection>()
 function onBeforeExit (): void { for (const connection of LIVE) connection.beforeExit() }
 function onExit (): void { for (const connection of LIVE) connection.exit() }
+
+function nonZeroMask (mask: Buffer): void {
+  randomFillSync(mask, 0, 4)
+  if ((mask[0] | mask[1] | mask[2] | mask[3]) === 0) mask[0] = 1
+}
 
 /** Retry-After as milliseconds: delay-seconds or an HTTP date (RFC 9110 10.2.3). */
 function parseRetryAfter (value: string | undefined): number | undefined {

@@ -7,6 +7,8 @@ import { resolveOptions, type Options } from './options.js'
 /** The start of a line pino wrote with its default settings, capturing `time` (epoch ms). */
 const PINO_TIME = /^\{"level":(?:\d+|"[^"\\]*"),"time":(\d{1,16})[,}]/
 
+const LINE_PARSED_BY_US = Object.freeze({})
+
 const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 
 /**
@@ -57,9 +59,11 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Ret
     })
   }, {
     expectPinoConfig,
-    // Lines come as text: the JSON formats need no parse at all (see above).
+    // Lines come as text: the JSON formats need no parse at all (see above). An
+    // object from parseLine keeps pino-abstract-transport from parsing the line
+    // or wrapping it in a new object; with parse: 'lines' it hands on the line.
     parse: 'lines',
-    parseLine: (line: string) => line,
+    parseLine: () => LINE_PARSED_BY_US,
     async close () {
       await connection?.close()
       emitStats()

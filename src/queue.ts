@@ -1,78 +1,132 @@
 import type { Overflow } from './options.js'
 
+/** What an encoder hands the queue: text (written as UTF-8) or bytes (copied). */
+export type Chunk = string | Uint8Array
+
+/** First size of the byte ring; it doubles as records need room, up to its bound. */
+const INITIAL_CAPACITY = 64 * 1024
+/** A ring larger than this (grown through an outage) is given back when the queue empties. */
+const RELEASE_CAPACITY = 4 * 1024 * 1024
+
 /**
  * The one bounded queue of encoded records: those waiting to be sent and those
- * sent but not yet confirmed. Records keep an absolute position, so a batch is
- * confirmed by the position just past its last record, however many records
- * were evicted from the head meanwhile. No I/O, no timers.
+ * sent but not yet confirmed. Records are copied into one byte ring, so holding
+ * them costs their bytes and no JavaScript object each (which would outlive the
+ * young generation and grow the heap); batches are views of the ring.
+ *
+ * Records keep an absolute position, so a batch is confirmed by the position
+ * just past its last record, however many records were evicted meanwhile.
  *
  *   confirmed ... | head (base) ... sent ... | unsent ... | tail
  *                  <-- in flight ----------->
+ *
+ * The ring may wrap once: the records from the head to its end, then from 0.
+ * It holds `maxBytes` of records plus one record's worth of room, so a record
+ * that fits the byte bound always finds a contiguous place. No I/O, no timers.
  */
 export class RecordQueue {
-  #items: Buffer[] = []
+  #ring: Buffer = Buffer.alloc(0)
+  /** Start offset and byte length of each record, from index #head on. */
+  #starts: number[] = []
+  #lengths: number[] = []
   #head = 0
+  /** Absolute position of the record at #head, and just past the last one sent. */
   #base = 0
   #sentEnd = 0
   #bytes = 0
+  /** Where the next record goes, and whether the records continue from offset 0. */
+  #write = 0
+  #wrapped = false
   readonly #maxBytes: number
+  readonly #maxCapacity: number
   readonly #overflow: Overflow
   readonly #onEvict: (record: Buffer) => void
 
   /**
    * @param maxBytes bytes of records held at most
+   * @param maxRecordBytes bytes of the largest record ever pushed
    * @param overflow which record gives way when a new one does not fit
-   * @param onEvict called with each record dropped for lack of room
+   * @param onEvict called with each record dropped for lack of room (a view, valid during the call)
    */
-  constructor (maxBytes: number, overflow: Overflow, onEvict: (record: Buffer) => void) {
+  constructor (maxBytes: number, maxRecordBytes: number, overflow: Overflow, onEvict: (record: Buffer) => void) {
     this.#maxBytes = maxBytes
+    this.#maxCapacity = maxBytes + maxRecordBytes
     this.#overflow = overflow
     this.#onEvict = onEvict
   }
 
   /** Records held, sent or not. */
-  get length (): number { return this.#items.length - this.#head }
-  /** Bytes held. */
+  get length (): number { return this.#starts.length - this.#head }
+  /** Bytes of the records held. */
   get bytes (): number { return this.#bytes }
+  /** Bytes the ring takes now (it grows on demand and shrinks when the queue empties). */
+  get capacity (): number { return this.#ring.length }
   /** Records not sent yet. */
   get unsent (): number { return this.#base + this.length - this.#sentEnd }
   /** Absolute position just past the last record handed out by {@link takeBatch}. */
   get sentEnd (): number { return this.#sentEnd }
 
-  /** Add a record (not larger than `maxBytes`), evicting per the overflow policy. */
-  push (record: Buffer): void {
-    if (this.#bytes + record.length > this.#maxBytes) {
-      if (this.#overflow === 'drop_newest') {
-        this.#onEvict(record)
-        return
-      }
-      while (this.length > 0 && this.#bytes + record.length > this.#maxBytes) {
-        this.#onEvict(this.#shift())
-      }
-    }
-    this.#items.push(record)
-    this.#bytes += record.length
+  /** Byte length a chunk takes in the queue. */
+  static byteLength (chunk: Chunk): number {
+    return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length
   }
 
   /**
-   * Mark the next unsent records as sent and return them: as many as fit in
-   * `maxBytes` when each costs its length plus `separator`, after `overhead`.
-   * Returns an empty list when nothing is unsent.
+   * Add a record of `length` bytes (its {@link byteLength}, at most
+   * `maxRecordBytes`), evicting per the overflow policy.
+   */
+  push (chunk: Chunk, length = RecordQueue.byteLength(chunk)): void {
+    if (this.#bytes + length > this.#maxBytes) {
+      if (this.#overflow === 'drop_newest') {
+        this.#onEvict(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
+        return
+      }
+      while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictHead()
+    }
+    let offset = this.#place(length)
+    while (offset === -1) {
+      if (this.#ring.length < this.#maxCapacity) this.#grow(length)
+      else this.#evictHead()
+      offset = this.#place(length)
+    }
+    if (typeof chunk === 'string') this.#ring.write(chunk, offset, length, 'utf8')
+    else this.#ring.set(chunk, offset)
+    this.#starts.push(offset)
+    this.#lengths.push(length)
+    this.#write = offset + length
+    this.#bytes += length
+  }
+
+  /**
+   * Mark the next unsent records as sent and return them as views of the ring:
+   * as many as fit in `maxBytes` when each costs its length plus `separator`,
+   * after `overhead`. Without a separator, neighbouring records come as one view.
+   * The views are valid until the next push.
    */
   takeBatch (maxBytes: number, overhead: number, separator: number): Buffer[] {
-    const batch: Buffer[] = []
+    const parts: Buffer[] = []
     let bytes = overhead
+    let count = 0
+    let runStart = -1
+    let runEnd = -1
     let index = this.#head + (this.#sentEnd - this.#base)
-    while (index < this.#items.length) {
-      const record = this.#items[index]
-      const cost = record.length + separator
-      if (batch.length > 0 && bytes + cost > maxBytes) break
-      batch.push(record)
-      bytes += cost
-      index++
+    for (; index < this.#starts.length; index++) {
+      const start = this.#starts[index]
+      const length = this.#lengths[index]
+      if (count > 0 && bytes + length + separator > maxBytes) break
+      bytes += length + separator
+      count++
+      if (separator === 0 && start === runEnd) {
+        runEnd += length
+        continue
+      }
+      if (runStart !== -1) parts.push(this.#ring.subarray(runStart, runEnd))
+      runStart = start
+      runEnd = start + length
     }
-    this.#sentEnd += batch.length
-    return batch
+    if (runStart !== -1) parts.push(this.#ring.subarray(runStart, runEnd))
+    this.#sentEnd += count
+    return parts
   }
 
   /** Remove every record before absolute position `end`; returns how many were removed. */
@@ -85,9 +139,12 @@ export class RecordQueue {
     return count
   }
 
-  /** Remove the first record if it is at absolute position `position`; returns it. */
+  /** Remove the first record if it is at absolute position `position`; returns a copy of it. */
   removeHead (position: number): Buffer | undefined {
-    return this.length > 0 && this.#base === position ? this.#shift() : undefined
+    if (this.length === 0 || this.#base !== position) return undefined
+    const record = Buffer.from(this.#view(this.#head))
+    this.#shift()
+    return record
   }
 
   /** Make every sent, unconfirmed record unsent again (after a reconnect); returns how many. */
@@ -97,29 +154,89 @@ export class RecordQueue {
     return count
   }
 
-  /** Remove and return every record. */
-  drain (): Buffer[] {
-    const records = this.#items.slice(this.#head)
-    this.#base += records.length
+  /** Remove every record, handing each to `each` (a view, valid during the call); returns how many. */
+  drain (each: (record: Buffer) => void): number {
+    const count = this.length
+    for (let index = this.#head; index < this.#starts.length; index++) each(this.#view(index))
+    this.#base += count
     this.#sentEnd = this.#base
-    this.#items = []
-    this.#head = 0
-    this.#bytes = 0
-    return records
+    this.#reset()
+    return count
   }
 
-  #shift (): Buffer {
-    const record = this.#items[this.#head]
-    this.#items[this.#head] = undefined as unknown as Buffer
+  #view (index: number): Buffer {
+    const start = this.#starts[index]
+    return this.#ring.subarray(start, start + this.#lengths[index])
+  }
+
+  /** A contiguous offset for `length` bytes, or -1 when the ring has no such room. */
+  #place (length: number): number {
+    if (this.length === 0) {
+      this.#write = 0
+      this.#wrapped = false
+      return length <= this.#ring.length ? 0 : -1
+    }
+    const headStart = this.#starts[this.#head]
+    if (this.#wrapped) return this.#write + length <= headStart ? this.#write : -1
+    if (this.#write + length <= this.#ring.length) return this.#write
+    if (length <= headStart) {
+      this.#wrapped = true
+      return 0
+    }
+    return -1
+  }
+
+  /** A larger ring with the records copied to its start, in order. */
+  #grow (length: number): void {
+    let capacity = Math.max(INITIAL_CAPACITY, this.#ring.length * 2)
+    while (capacity < this.#bytes + length) capacity *= 2
+    const ring = Buffer.allocUnsafeSlow(Math.min(capacity, this.#maxCapacity))
+    let offset = 0
+    for (let index = this.#head; index < this.#starts.length; index++) {
+      const start = this.#starts[index]
+      const size = this.#lengths[index]
+      this.#ring.copy(ring, offset, start, start + size)
+      this.#starts[index] = offset
+      offset += size
+    }
+    this.#ring = ring
+    this.#write = offset
+    this.#wrapped = false
+  }
+
+  #evictHead (): void {
+    this.#onEvict(this.#view(this.#head))
+    this.#shift()
+  }
+
+  #shift (): void {
+    const start = this.#starts[this.#head]
+    this.#bytes -= this.#lengths[this.#head]
     this.#head++
     this.#base++
     if (this.#sentEnd < this.#base) this.#sentEnd = this.#base
-    this.#bytes -= record.length
-    // Compact now and then, so the array does not grow without bound.
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head)
+    if (this.length === 0) {
+      this.#reset()
+      return
+    }
+    // Past the end of the ring's first stretch: the records now start from offset 0.
+    if (this.#wrapped && this.#starts[this.#head] < start) this.#wrapped = false
+    // Compact the index now and then, so its arrays do not grow without bound.
+    if (this.#head >= 4096 && this.#head * 2 >= this.#starts.length) {
+      this.#starts = this.#starts.slice(this.#head)
+      this.#lengths = this.#lengths.slice(this.#head)
       this.#head = 0
     }
-    return record
+  }
+
+  /** Empty: forget the index, and give back a ring grown for an outage. */
+  #reset (): void {
+    this.#starts = []
+    this.#lengths = []
+    this.#head = 0
+    this.#write = 0
+    this.#wrapped = false
+    this.#bytes = 0
+    if (this.#ring.length > RELEASE_CAPACITY) this.#ring = Buffer.alloc(0)
   }
 }

@@ -96,8 +96,10 @@ describe('round trip: decodeMessage(encode(events)) gives the events back', () =
         const encoder = createEncoder({ format, jsonDateKey })
         for (const record of records) {
           const time = randomTime(random)
-          const fromRecord = encoder.encodeRecord({ time, record })
-          const fromJson = encoder.encodeRecord({ time, json: JSON.stringify(record) })
+          // Copies: msgpack hands out a view of its scratch buffer.
+          const bytes = (chunk: string | Uint8Array): Buffer => typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk)
+          const fromRecord = bytes(encoder.encodeRecord({ time, record }))
+          const fromJson = bytes(encoder.encodeRecord({ time, json: JSON.stringify(record) }))
           assert.equal(fromJson.toString('hex'), fromRecord.toString('hex'), `${format} ${JSON.stringify(record)}`)
         }
       }

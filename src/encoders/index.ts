@@ -1,4 +1,5 @@
 import type { Format, ResolvedOptions } from '../options.js'
+import type { Chunk } from '../queue.js'
 import type { EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape } from './json.js'
@@ -50,10 +51,16 @@ export interface Encoder {
   readonly overhead: number
   /** Bytes added between records: JSON's `,`. */
   readonly separator: number
-  /** A record's bytes as they go into a message; throws when the record cannot be encoded. */
-  encodeRecord (event: LogEvent | JsonEvent): Buffer
-  /** One message from encoded records, in order. */
-  frame (records: readonly Buffer[]): Buffer
+  /**
+   * A record as it goes into a message: text, or bytes that stay valid only
+   * until the next call (copy them). Throws when the record cannot be encoded.
+   */
+  encodeRecord (event: LogEvent | JsonEvent): Chunk
+  /**
+   * One message from encoded records in order: for `json` one part per record,
+   * for the others parts that are simply joined.
+   */
+  frame (parts: readonly Buffer[]): Buffer
   /**
    * Messages for these events, split so none exceeds `maxMessageBytes`. Records
    * that cannot be encoded or are too large on their own are left out and reported
@@ -65,7 +72,6 @@ export interface Encoder {
 const OPEN_BRACKET = Buffer.from('[')
 const CLOSE_BRACKET = Buffer.from(']')
 const COMMA = Buffer.from(',')
-const NEWLINE = 0x0a
 
 const INVALID_STRING = 'the record holds an invalid string (a lone UTF-16 surrogate)'
 
@@ -80,7 +86,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
   const format = options.format ?? 'msgpack'
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
   const isJsonArray = format === 'json'
-  let encodeRecord: (event: LogEvent | JsonEvent) => Buffer
+  let encodeRecord: (event: LogEvent | JsonEvent) => Chunk
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
@@ -114,27 +120,22 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     encodeRecord = (event) => {
       const text = encodeText(event)
       if (hasLoneSurrogateEscape(text)) throw new TypeError(INVALID_STRING)
-      if (!newline) return Buffer.from(text)
-      const bytes = Buffer.byteLength(text)
-      const out = Buffer.allocUnsafe(bytes + 1)
-      out.write(text, 0, bytes)
-      out[bytes] = NEWLINE
-      return out
+      return newline ? text + '\n' : text
     }
   }
 
   const separator = isJsonArray ? 1 : 0
   const overhead = isJsonArray ? 1 : 0
 
-  function frame (records: readonly Buffer[]): Buffer {
-    if (!isJsonArray) return records.length === 1 ? records[0] : Buffer.concat(records)
-    const parts: Buffer[] = [OPEN_BRACKET]
-    for (let i = 0; i < records.length; i++) {
-      if (i > 0) parts.push(COMMA)
-      parts.push(records[i])
+  function frame (parts: readonly Buffer[]): Buffer {
+    if (!isJsonArray) return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    const all: Buffer[] = [OPEN_BRACKET]
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) all.push(COMMA)
+      all.push(parts[i])
     }
-    parts.push(CLOSE_BRACKET)
-    return Buffer.concat(parts)
+    all.push(CLOSE_BRACKET)
+    return Buffer.concat(all)
   }
 
   return {
@@ -156,7 +157,8 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
       for (const event of events) {
         let record: Buffer
         try {
-          record = encodeRecord(event)
+          const chunk = encodeRecord(event)
+          record = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk)
         } catch (error) {
           onDrop?.('unencodable', event, error as Error)
           continue

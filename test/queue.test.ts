@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { RecordQueue } from '../src/queue.js'
+import { Backoff } from '../src/backoff.js'
+
+const text = (parts: Buffer[]): string => Buffer.concat(parts).toString()
+
+describe('RecordQueue', () => {
+  test('batches hand out records in order, neighbours as one view, and confirm by position', () => {
+    const queue = new RecordQueue(1024, 64, 'drop_oldest', () => assert.fail('nothing evicted'))
+    for (const word of ['a\n', 'bb\n', 'ccc\n']) queue.push(word)
+    queue.push(new Uint8Array([0x64, 0x0a]))
+    assert.equal(queue.bytes, 2 + 3 + 4 + 2)
+    const parts = queue.takeBatch(1024, 0, 0)
+    assert.equal(parts.length, 1, 'contiguous records form one view')
+    assert.equal(text(parts), 'a\nbb\nccc\nd\n')
+    assert.equal(queue.unsent, 0)
+    assert.equal(queue.confirm(2), 2)
+    assert.equal(queue.length, 2)
+    assert.equal(queue.rewind(), 2, 'two sent and unconfirmed')
+    assert.equal(text(queue.takeBatch(1024, 0, 0)), 'ccc\nd\n')
+  })
+
+  test('a batch stops before maxBytes, counting overhead and separators', () => {
+    const queue = new RecordQueue(1024, 64, 'drop_oldest', () => {})
+    for (let i = 0; i < 10; i++) queue.push(`{"i":${i}}`) // 7 bytes each
+    const parts = queue.takeBatch(2 + 8 * 3, 1, 1)
+    assert.deepEqual(parts.map(String), ['{"i":0}', '{"i":1}', '{"i":2}'], 'one view per record with a separator')
+    assert.equal(queue.sentEnd, 3)
+    assert.equal(queue.takeBatch(5, 1, 1).length, 1, 'a batch always takes at least one record')
+  })
+
+  test('drop_oldest evicts from the head, including records in flight; drop_newest refuses the new one', () => {
+    const evicted: string[] = []
+    const oldest = new RecordQueue(10, 10, 'drop_oldest', (record) => evicted.push(record.toString()))
+    for (const word of ['aaa', 'bbb', 'ccc']) oldest.push(word)
+    oldest.takeBatch(100, 0, 0)
+    oldest.push('dddd')
+    assert.deepEqual(evicted, ['aaa'])
+    assert.equal(oldest.bytes, 10)
+    assert.equal(oldest.confirm(3), 2, 'confirming up to the old end removes only what is left of it')
+    assert.equal(text(oldest.takeBatch(100, 0, 0)), 'dddd')
+
+    const newest = new RecordQueue(10, 10, 'drop_newest', (record) => evicted.push(record.toString()))
+    for (const word of ['aaa', 'bbb', 'ccc', 'dddd']) newest.push(word)
+    assert.deepEqual(evicted, ['aaa', 'dddd'])
+    assert.equal(text(newest.takeBatch(100, 0, 0)), 'aaabbbccc')
+  })
+
+  test('the ring wraps, grows and stays exact over many records of random sizes', () => {
+    let seed = 7
+    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+    const kept: string[] = []
+    const queue = new RecordQueue(4096, 300, 'drop_oldest', (record) => {
+      assert.equal(record.toString(), kept.shift(), 'evicted in order')
+    })
+    for (let i = 0; i < 20_000; i++) {
+      const record = `${i}:${'x'.repeat(Math.floor(random() * 290))}`
+      queue.push(record)
+      kept.push(record)
+      assert.ok(queue.bytes <= 4096)
+      assert.ok(queue.capacity <= 4096 + 300, `capacity ${queue.capacity}`)
+      if (random() < 0.3) {
+        const batch = queue.takeBatch(1000, 0, 0)
+        if (random() < 0.8) {
+          const sent = text(batch)
+          const count = queue.confirm(queue.sentEnd)
+          assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
+        } else {
+          queue.rewind()
+        }
+      }
+    }
+    const rest: string[] = []
+    assert.equal(queue.drain((record) => rest.push(record.toString())), kept.length)
+    assert.deepEqual(rest, kept)
+    assert.equal(queue.bytes, 0)
+  })
+
+  test('removeHead takes the first record only at its position', () => {
+    const queue = new RecordQueue(100, 10, 'drop_oldest', () => {})
+    queue.push('one')
+    queue.push('two')
+    assert.equal(queue.removeHead(1), undefined)
+    assert.equal(queue.removeHead(0)?.toString(), 'one')
+    assert.equal(queue.length, 1)
+  })
+
+  test('a ring grown for an outage is given back once the queue is empty', () => {
+    const queue = new RecordQueue(16 * 1024 * 1024, 1024, 'drop_oldest', () => {})
+    for (let i = 0; i < 10_000; i++) queue.push('y'.repeat(1000))
+    assert.ok(queue.capacity >= 10_000_000)
+    queue.takeBatch(Infinity, 0, 0)
+    queue.confirm(queue.sentEnd)
+    assert.equal(queue.capacity, 0)
+  })
+})
+
+describe('Backoff', () => {
+  test('full jitter under a ceiling that doubles up to the cap, and resets', () => {
+    const backoff = new Backoff(100, 1000, () => 0.999)
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => backoff.next()), [99, 199, 399, 799, 999, 999])
+    assert.equal(backoff.attempt, 6)
+    backoff.reset()
+    assert.equal(backoff.next(), 99)
+    assert.equal(new Backoff(100, 1000, () => 0).next(), 0)
+  })
+})
