@@ -1,0 +1,104 @@
+// One benchmark case in its own process. argv: case, size, count, port.
+// Prints {"start": t0, "done": t1, "cpu": {...}} where t0 is just before the first
+// log call and t1 when the producer's own side is finished (for the /dev/null
+// baselines, the end of the run).
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import pino from 'pino'
+import winston from 'winston'
+import WebSocket from 'ws'
+import { WebSocketTransport, createEncoder } from '../dist/esm/index.js'
+import { RECORDS } from './records.mjs'
+
+const [kase, size, countText, portText] = process.argv.slice(2)
+const count = Number(countText)
+const port = Number(portText)
+const record = RECORDS[size]
+const now = () => performance.timeOrigin + performance.now()
+// pino unrefs its worker: without this, awaiting the transport's 'close' would let the process end first.
+const keepAlive = setInterval(() => {}, 1000)
+const cpuAtStart = process.cpuUsage()
+// CPU of the whole process (main thread and pino's worker) since it started.
+const report = (what) => {
+  const cpu = process.cpuUsage(cpuAtStart)
+  process.stdout.write(JSON.stringify({ ...what, cpuMicros: cpu.user + cpu.system }) + '\n')
+}
+const { level, time, pid, hostname, ...fields } = record
+
+async function pinoRun (transport) {
+  const logger = pino({ base: { pid, hostname } }, transport)
+  await once(transport, 'ready')
+  const start = now()
+  for (let i = 0; i < count - 1; i++) logger.info(fields)
+  logger.info({ ...fields, msg: 'END' })
+  return { logger, start }
+}
+
+if (kase === 'pino-file') {
+  const transport = pino.transport({ target: 'pino/file', options: { destination: '/dev/null' } })
+  const { start } = await pinoRun(transport)
+  transport.end()
+  await once(transport, 'close')
+  report({ start, done: now() })
+} else if (kase === 'pino-socket') {
+  const transport = pino.transport({ target: 'pino-socket', options: { address: '127.0.0.1', port, mode: 'tcp' } })
+  const { start } = await pinoRun(transport)
+  transport.end()
+  await once(transport, 'close')
+  report({ start })
+} else if (kase.startsWith('pino-ws-')) {
+  const format = kase.slice('pino-ws-'.length)
+  const transport = pino.transport({ target: '../dist/cjs/index.js', options: { port, format } })
+  const { start } = await pinoRun(transport)
+  transport.end()
+  await once(transport, 'close')
+  report({ start })
+} else if (kase === 'raw-ws') {
+  // The network ceiling: records pre-encoded as json_lines, sent as 64 KiB messages.
+  const encoder = createEncoder({ format: 'json_lines', maxMessageBytes: 64 * 1024 })
+  const events = Array.from({ length: count }, (_, i) => ({ time: { sec: 1700000000, nsec: 0 }, record: i === count - 1 ? { ...record, msg: 'END' } : record }))
+  const messages = encoder.encode(events)
+  const socket = new WebSocket(`ws://127.0.0.1:${port}`)
+  await once(socket, 'open')
+  const start = now()
+  for (const message of messages) socket.send(message.data)
+  await new Promise((resolve) => socket.send(Buffer.alloc(0), resolve))
+  report({ start })
+  socket.close()
+} else if (kase === 'winston-stream' || kase === 'winston-ws') {
+  const transport = kase === 'winston-stream'
+    ? new winston.transports.Stream({ stream: createWriteStream('/dev/null') })
+    : new WebSocketTransport({ port, wireFormat: 'json_lines' })
+  if (kase === 'winston-ws') await once(transport, 'open')
+  const logger = winston.createLogger({ format: winston.format.json(), transports: [transport] })
+  const start = now()
+  for (let i = 0; i < count - 1; i++) logger.info(fields.msg, fields)
+  logger.info('END', fields)
+  logger.end()
+  await once(transport, 'finish')
+  report({ start, done: now() })
+} else if (kase === 'latency') {
+  // A steady 5 000 records/s with default options (json_lines to read the timestamps).
+  const transport = pino.transport({ target: '../dist/cjs/index.js', options: { port, format: 'json_lines' } })
+  const logger = pino(transport)
+  await once(transport, 'open')
+  const rate = 5000
+  const started = now()
+  let sent = 0
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(count, Math.floor((now() - started) / 1000 * rate))
+      while (sent < due) {
+        sent++
+        logger.info({ ...fields, sent: now(), msg: sent === count ? 'END' : fields.msg })
+      }
+      if (sent >= count) { clearInterval(timer); resolve() }
+    }, 1)
+  })
+  transport.end()
+  await once(transport, 'close')
+  report({ start: started })
+} else {
+  throw new Error(`unknown case ${kase}`)
+}
+clearInterval(keepAlive)
