@@ -23,7 +23,7 @@ const report = (what) => {
   const cpu = process.cpuUsage(cpuAtStart)
   process.stdout.write(JSON.stringify({ ...what, cpuMicros: cpu.user + cpu.system }) + '\n')
 }
-const { level, time, pid, hostname, ...fields } = record
+const { level: _level, time: _time, pid, hostname, ...fields } = record
 
 async function pinoRun (transport) {
   const logger = pino({ base: { pid, hostname } }, transport)

@@ -5,6 +5,8 @@ export type Chunk = string | Uint8Array
 
 /** First size of the byte ring; it doubles as records need room, up to its bound. */
 const INITIAL_CAPACITY = 64 * 1024
+/** A ring that must grow past this size grows to its bound at once. */
+const STRAIGHT_TO_BOUND = 1024 * 1024
 /** A ring larger than this (grown through an outage) is given back when the queue empties. */
 const RELEASE_CAPACITY = 4 * 1024 * 1024
 
@@ -186,10 +188,15 @@ export class RecordQueue {
     return -1
   }
 
-  /** A larger ring with the records copied to its start, in order. */
+  /**
+   * A larger ring with the records copied to its start, in order. Past a few
+   * doublings it goes straight to its bound: the pages of a new ring cost memory
+   * only once written, but every ring left behind waits for the garbage collector.
+   */
   #grow (length: number): void {
     let capacity = Math.max(INITIAL_CAPACITY, this.#ring.length * 2)
     while (capacity < this.#bytes + length) capacity *= 2
+    if (capacity > STRAIGHT_TO_BOUND) capacity = this.#maxCapacity
     const ring = Buffer.allocUnsafeSlow(Math.min(capacity, this.#maxCapacity))
     let offset = 0
     for (let index = this.#head; index < this.#starts.length; index++) {
