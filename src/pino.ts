@@ -1,7 +1,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import build from 'pino-abstract-transport'
 import { Connection, type ConnectionEvents } from './connection.js'
-import { timeFromMillis, type EventTime } from './encoders/dates.js'
+import { timeFromMillis, timeOf } from './encoders/dates.js'
 import { resolveOptions, type Options } from './options.js'
 
 /** The start of a line pino wrote with its default settings, capturing `time` (epoch ms). */
@@ -53,7 +53,7 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Ret
         conn.write({ time: timeFromMillis(Date.now()), json: line })
         return
       }
-      const time = eventTime((record as { time?: unknown } | null)?.time)
+      const time = timeOf((record as { time?: unknown } | null)?.time)
       if (record !== null && typeof record === 'object' && !Array.isArray(record)) conn.write({ time, record: record as Record<string, unknown> })
       else conn.write({ time, json: line })
     })
@@ -83,16 +83,6 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Ret
     }
   })
   return stream
-}
-
-/** pino's `time`: epoch milliseconds by default, an ISO string with `pino.stdTimeFunctions.isoTime`. */
-function eventTime (time: unknown): EventTime {
-  if (typeof time === 'number' && Number.isFinite(time)) return timeFromMillis(time)
-  if (typeof time === 'string') {
-    const ms = Date.parse(time)
-    if (!Number.isNaN(ms)) return timeFromMillis(ms)
-  }
-  return timeFromMillis(Date.now())
 }
 
 /**

@@ -1,6 +1,6 @@
 import TransportStream from 'winston-transport'
 import { Connection, type ConnectionEvents, type Stats } from './connection.js'
-import { timeFromMillis, type EventTime } from './encoders/dates.js'
+import { timeOf } from './encoders/dates.js'
 import { InvalidOptionError } from './errors.js'
 import { resolveOptions, type Options } from './options.js'
 
@@ -34,7 +34,7 @@ export class WebSocketTransport extends TransportStream {
   }
 
   override log (info: Record<string, unknown>, callback: () => void): void {
-    this.#connection.write({ time: eventTime(info.timestamp), record: info })
+    this.#connection.write({ time: timeOf(info.timestamp), record: info })
     // winston's convention: 'logged' once the record is taken, asynchronously.
     setImmediate(() => this.emit('logged', info))
     callback()
@@ -60,12 +60,3 @@ export class WebSocketTransport extends TransportStream {
   }
 }
 
-/** winston's `timestamp` format sets a string (or whatever its `format` option makes). */
-function eventTime (timestamp: unknown): EventTime {
-  if (typeof timestamp === 'number' && Number.isFinite(timestamp)) return timeFromMillis(timestamp)
-  if (typeof timestamp === 'string' || timestamp instanceof Date) {
-    const ms = new Date(timestamp).getTime()
-    if (!Number.isNaN(ms)) return timeFromMillis(ms)
-  }
-  return timeFromMillis(Date.now())
-}

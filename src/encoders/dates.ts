@@ -48,6 +48,20 @@ export function createDateFormatter (format: DateFormat): (time: EventTime) => s
   }
 }
 
+/**
+ * The event time of a record's time value: epoch milliseconds (pino's `time`),
+ * a date string (pino's isoTime, winston's `timestamp`) or a Date; the current
+ * time when the value is none of these.
+ */
+export function timeOf (value: unknown): EventTime {
+  if (typeof value === 'number' && Number.isFinite(value)) return timeFromMillis(value)
+  if (typeof value === 'string' || value instanceof Date) {
+    const ms = new Date(value).getTime()
+    if (!Number.isNaN(ms)) return timeFromMillis(ms)
+  }
+  return timeFromMillis(Date.now())
+}
+
 /** The date key's value as JSON text, per `json_date_format`. */
 export function formatDate (time: EventTime, format: DateFormat): string {
   switch (format) {
