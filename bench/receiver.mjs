@@ -17,8 +17,9 @@ let carry = Buffer.alloc(0)
 
 function onData (data) {
   bytes += data.length
-  const seen = Buffer.concat([carry, data.subarray(Math.max(0, data.length - 64))])
-  carry = data.subarray(Math.max(0, data.length - 2))
+  // The last two bytes of the previous chunk and the first two of this one hold any split "END".
+  const seen = Buffer.concat([carry, data.subarray(0, 2)])
+  carry = Buffer.from(data.subarray(Math.max(0, data.length - 2)))
   if (latency) {
     const at = now()
     for (const line of data.toString().split('\n')) {

@@ -31,13 +31,23 @@ async function receiver (...flags) {
   return { ...process, port }
 }
 
+/** Reject after `ms`: a case that hangs fails the run with its name instead of stalling it. */
+function deadline (promise, ms, what, child) {
+  let timer
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => { child?.kill(); reject(new Error(`bench: ${what} did not finish within ${ms / 1000} s`)) }, ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 async function runCase (kase, size, count, ws, tcp) {
   const target = kase === 'pino-socket' ? tcp : ws
   const ended = kase === 'pino-file' || kase === 'winston-stream' ? null : target.next()
   const producer = start('producer.mjs', [kase, size, String(count), String(target.port)])
-  const result = await producer.next()
+  const what = `${size} ${kase}`
+  const result = await deadline(producer.next(), 120_000, what, producer.child)
   await once(producer.child, 'exit')
-  const end = ended === null ? result.done : (await ended).end
+  const end = ended === null ? result.done : (await deadline(ended, 60_000, `${what} (receiver)`)).end
   const seconds = (end - result.start) / 1000
   return { rate: count / seconds, cpuPerRecord: result.cpuMicros / count }
 }
@@ -46,6 +56,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 const ws = await receiver()
 const tcp = await receiver('--tcp')
+process.on('exit', () => { ws.child.kill(); tcp.child.kill() })
 const results = { machine: { node: process.version, cpus: cpus().length, model: cpus()[0]?.model }, quick, reps: REPS, throughput: {}, latency: null, memory: null }
 for (const size of Object.keys(COUNTS)) {
   results.throughput[size] = {}
