@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { appendFileSync } from 'node:fs'
 import * as sonicBoomModule from 'sonic-boom'
 import type { SonicBoom as SonicBoomStream, SonicBoomOpts } from 'sonic-boom'
 
@@ -14,22 +15,33 @@ const SonicBoom = (loaded.SonicBoom ?? loaded.default?.SonicBoom) as new (option
  */
 export class FallbackFile {
   readonly #file: SonicBoomStream
+  readonly #path: string
+  readonly #onError: (error: Error) => void
   #failed = false
+  #closed = false
 
   /** @param onError told once when the file cannot be written; the file is then given up. */
   constructor (path: string, onError: (error: Error) => void) {
+    this.#path = path
+    this.#onError = onError
     this.#file = new SonicBoom({ dest: path, append: true, mkdir: true, sync: false })
     // Without a listener a write error would be thrown: it is reported instead.
-    this.#file.on('error', (error: Error) => {
-      if (this.#failed) return
-      this.#failed = true
-      onError(error)
-    })
+    this.#file.on('error', (error: Error) => this.#fail(error))
   }
 
-  /** Append lines, each ending in a line feed. */
+  /** Append lines, each ending in a line feed. Never throws. */
   write (lines: string): void {
-    if (!this.#failed) this.#file.write(lines)
+    if (this.#failed) return
+    if (!this.#closed) {
+      this.#file.write(lines)
+      return
+    }
+    // Records that come after close() (an app logging on after its transport ended) are rare: written at once.
+    try {
+      appendFileSync(this.#path, lines)
+    } catch (error) {
+      this.#fail(error as Error)
+    }
   }
 
   /** Write out what is buffered before the process exits. */
@@ -45,9 +57,16 @@ export class FallbackFile {
 
   /** Flush and close the file; resolves within `timeout` ms whatever happens. */
   async close (timeout: number): Promise<void> {
-    if (this.#failed) return
+    if (this.#failed || this.#closed) return
+    this.#closed = true
     const closed = once(this.#file, 'close').catch(() => {})
     this.#file.end()
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, timeout).unref())])
+  }
+
+  #fail (error: Error): void {
+    if (this.#failed) return
+    this.#failed = true
+    this.#onError(error)
   }
 }

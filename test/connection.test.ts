@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Connection } from '../src/connection.js'
 import { resolveOptions } from '../src/index.js'
@@ -107,6 +110,17 @@ describe('Connection', () => {
     connection.write({ time, record: { seq: 10 } })
     assert.equal(connection.stats().dropped.shutdown, 11, 'a record after close is counted, not lost silently')
     assertAccounting(connection)
+  })
+
+  test('a record written after close() goes to the fallback file, with no throw', async () => {
+    const fallbackFile = join(mkdtempSync(join(tmpdir(), 'pino-websocket-')), 'dropped.ndjson')
+    const connection = new Connection(resolveOptions({ port: await freePort(), format: 'json_lines', closeTimeout: 50, fallbackFile }))
+    connection.write({ time, record: { seq: 0 } })
+    await connection.close()
+    connection.write({ time, record: { seq: 1 } })
+    assert.equal(connection.stats().dropped.shutdown, 2)
+    const seqs = readFileSync(fallbackFile, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq)
+    assert.deepEqual(seqs, [0, 1])
   })
 
   test('oversized and unencodable records are dropped and counted, their neighbours arrive', async () => {
