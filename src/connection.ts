@@ -7,7 +7,9 @@ import { isMainThread } from 'node:worker_threads'
 import WebSocket, { type ClientOptions } from 'ws'
 import { Backoff } from './backoff.js'
 import { decodeMessage } from './encoders/decode.js'
+import { timeFromMillis, timeOf } from './encoders/dates.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LogEvent } from './encoders/index.js'
+import { LineBuffer, leadingTime } from './encoders/lines.js'
 import { FallbackFile } from './fallback.js'
 import type { ResolvedOptions } from './options.js'
 import { RecordQueue, type Chunk } from './queue.js'
@@ -51,6 +53,10 @@ const MAX_RETRY_AFTER = 3_600_000
 /** Close code of a message too big for the server (RFC 6455 7.4.1). */
 const MESSAGE_TOO_BIG = 1009
 
+const BACKSLASH_U = Buffer.from('\\u')
+const LINE_FEED = Buffer.from('\n')
+const EMPTY = Buffer.alloc(0)
+
 type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed'
 
 /** Counters since the transport started. */
@@ -89,6 +95,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #backoff: Backoff
   readonly #stats: Omit<Stats, 'pending'>
   readonly #fallback: FallbackFile | undefined
+  readonly #lines = new LineBuffer()
+  /** The splice head of the last line's time (lines come in bursts that share a millisecond). */
+  #head: Buffer = EMPTY
+  #headMs = -1
   #state: State = 'idle'
   #ws: WebSocket | undefined
   /** Why the last attempt failed, for the reconnecting event: an error message, or the HTTP answer to the upgrade. */
@@ -173,18 +183,125 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#drop('unencodable', (error as Error).message)
       return
     }
+    this.#enqueue(record, RecordQueue.byteLength(record))
+  }
+
+  /**
+   * Queue the records of newline-delimited JSON text, such as pino's output: one
+   * JSON object per line, its time read from its `time` key (epoch ms or a date
+   * string; the time of writing without one). A chunk may end inside a line; the
+   * line is taken when its end comes, or on {@link endLines}. Never throws: a line
+   * that is not a JSON object is dropped as unencodable.
+   */
+  writeLines (text: string): void {
+    const { bytes, end } = this.#lines.append(text)
+    const splice = this.#encoder.splice
+    // Lines holding a \u escape or the date key are parsed; both are rare, so
+    // each is looked for once per chunk rather than once per line.
+    const complete = bytes.subarray(0, end)
+    let escape = splice === undefined ? -1 : complete.indexOf(BACKSLASH_U)
+    let dateKey = splice?.datePrefix === undefined ? -1 : complete.indexOf(splice.datePrefix)
+    let start = 0
+    while (start < end) {
+      const lineEnd = bytes.indexOf(0x0a, start)
+      let stop = lineEnd
+      if (stop > start && bytes[stop - 1] === 0x0d) stop--
+      if (stop > start) {
+        if (escape !== -1 && escape < start) escape = complete.indexOf(BACKSLASH_U, start)
+        if (dateKey !== -1 && dateKey < start) dateKey = complete.indexOf(splice!.datePrefix!, start)
+        const spliceable = splice !== undefined && (escape === -1 || escape >= stop) && (dateKey === -1 || dateKey >= stop)
+        this.#writeLine(bytes, start, stop, spliceable)
+      }
+      start = lineEnd + 1
+    }
+  }
+
+  /** Take the last line of {@link writeLines} text that did not end with a line feed. */
+  endLines (): void {
+    const rest = this.#lines.takeRest()
+    let stop = rest.length
+    if (stop > 0 && rest[stop - 1] === 0x0d) stop--
+    if (stop > 0) this.#writeLine(rest, 0, stop, false)
+  }
+
+  /**
+   * One line of JSON: spliced from its bytes straight into the queue when its time
+   * opens it and the format allows (the JSON formats); otherwise made a string and
+   * parsed as the encoder needs.
+   */
+  #writeLine (bytes: Buffer, start: number, stop: number, spliceable: boolean): void {
+    const ms = leadingTime(bytes, start, stop)
+    const splice = this.#encoder.splice
+    if (ms === -1 || !spliceable || splice === undefined || stop - start <= 2 || bytes[stop - 1] !== 0x7d /* } */) {
+      this.#writeLineText(bytes.toString('utf8', start, stop), ms)
+      return
+    }
+    if (ms !== this.#headMs) {
+      this.#head = splice.head(timeFromMillis(ms))
+      this.#headMs = ms
+    }
+    const head = this.#head
+    const newline = this.#encoder.newline ? 1 : 0
+    const length = head.length + (stop - start - 1) + newline
+    if (this.#state === 'closed' || !this.#fits(length) || !this.#queue.accepts(length)) {
+      // The rare ways out (fallback file, drop counters) take the record as bytes.
+      const record = Buffer.concat([head, bytes.subarray(start + 1, stop), newline === 1 ? LINE_FEED : EMPTY])
+      this.#stats.accepted++
+      this.#enqueue(record, record.length)
+      return
+    }
+    this.#stats.accepted++
+    const offset = this.#queue.reserve(length)
+    const ring = this.#queue.ring
+    // The head is short: a loop beats Buffer#copy, which makes a view for each call.
+    for (let i = 0; i < head.length; i++) ring[offset + i] = head[i]
+    bytes.copy(ring, offset + head.length, start + 1, stop)
+    if (newline === 1) ring[offset + length - 1] = 0x0a
+    this.#kick()
+  }
+
+  /** A line as text: its time from `time` (read from the bytes already when it opens the line). */
+  #writeLineText (line: string, ms: number): void {
+    if (ms !== -1) {
+      this.write({ time: timeFromMillis(ms), json: line })
+      return
+    }
+    let record: unknown
+    try {
+      record = JSON.parse(line)
+    } catch {
+      // Not JSON: the encoder fails on it too, and counts it as unencodable.
+      this.write({ time: timeFromMillis(Date.now()), json: line })
+      return
+    }
+    const time = timeOf((record as { time?: unknown } | null)?.time)
+    if (record !== null && typeof record === 'object' && !Array.isArray(record)) this.write({ time, record: record as Record<string, unknown> })
+    else this.write({ time, json: line })
+  }
+
+  /** Whether a record of `length` bytes fits in one message on its own. */
+  #fits (length: number): boolean {
+    return length + this.#encoder.separator + this.#encoder.overhead <= this.#maxMessageBytes
+  }
+
+  /** Queue an encoded record, or route it to the fallback file with its drop reason. */
+  #enqueue (record: Chunk, length: number): void {
     if (this.#state === 'closed') {
       this.#toFallback(record)
       this.#drop('shutdown')
       return
     }
-    const length = RecordQueue.byteLength(record)
-    if (length + this.#encoder.separator + this.#encoder.overhead > this.#maxMessageBytes) {
+    if (!this.#fits(length)) {
       this.#toFallback(record)
       this.#drop('oversized')
       return
     }
     this.#queue.push(record, length)
+    this.#kick()
+  }
+
+  /** A record was queued: send it soon, connecting first if needed. */
+  #kick (): void {
     if (this.#state === 'open') this.#schedulePump()
     else if (this.#state === 'idle') this.#connect()
   }
@@ -568,8 +685,17 @@ const LIVE = new Set<Connection>()
 function onBeforeExit (): void { for (const connection of LIVE) connection.beforeExit() }
 function onExit (): void { for (const connection of LIVE) connection.exit() }
 
+/** Random bytes for masks, drawn 8 KiB at a time as ws does: one call per frame would cost more than masking it. */
+const MASK_POOL = Buffer.alloc(8192)
+let maskPoolAt = MASK_POOL.length
+
 function nonZeroMask (mask: Buffer): void {
-  randomFillSync(mask, 0, 4)
+  if (maskPoolAt === MASK_POOL.length) {
+    randomFillSync(MASK_POOL)
+    maskPoolAt = 0
+  }
+  MASK_POOL.copy(mask, 0, maskPoolAt, maskPoolAt + 4)
+  maskPoolAt += 4
   if ((mask[0] | mask[1] | mask[2] | mask[3]) === 0) mask[0] = 1
 }
 

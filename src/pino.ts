@@ -1,15 +1,14 @@
+import { Writable } from 'node:stream'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import build from 'pino-abstract-transport'
 import { Connection, type ConnectionEvents } from './connection.js'
-import { timeFromMillis, timeOf } from './encoders/dates.js'
 import { resolveOptions, type Options } from './options.js'
 
-/** The start of a line pino wrote with its default settings, capturing `time` (epoch ms). */
-const PINO_TIME = /^\{"level":(?:\d+|"[^"\\]*"),"time":(\d{1,16})[,}]/
-
-const LINE_PARSED_BY_US = Object.freeze({})
-
 const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
+
+/** What pino sends its worker when it is told it may (`pinoWillSendConfig`). */
+interface PinoConfig {
+  messageKey?: unknown
+}
 
 /**
  * The pino transport: `pino({ transport: { target: 'pino-websocket', options } })`.
@@ -17,72 +16,77 @@ const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 're
  * `drop`, `warn`, `stats`) are re-emitted on the stream `pino.transport()` returns.
  * @throws {InvalidOptionError} when an option is wrong
  */
-export default async function pinoWebSocket (options: Options = {}): Promise<ReturnType<typeof build>> {
+export default async function pinoWebSocket (options: Options = {}): Promise<Writable> {
   const resolved = resolveOptions(options)
+  // pino's messageKey is GELF's short_message unless the options name another key.
+  const { messageKey } = await pinoConfig()
+  const connection = new Connection(resolved.gelfShortMessageKey === undefined && typeof messageKey === 'string' && messageKey !== 'msg'
+    ? { ...resolved, gelfShortMessageKey: messageKey }
+    : resolved)
   const emit = eventForwarder()
-  let connection: Connection | undefined
-  const emitStats = (): void => { if (connection !== undefined) emit('stats', connection.stats()) }
+  for (const name of EVENTS) connection.on(name, (payload: unknown) => emit(name, payload))
+  return new LineStream(connection, () => emit('stats', connection.stats()))
+}
 
-  // Ask for pino's config (messageKey, levels) only when pino will send it:
-  // otherwise pino-abstract-transport reports an incompatible pino.
-  const expectPinoConfig = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true
-  const stream = await build(function (source) {
-    // pino's messageKey is GELF's short_message unless the options name another key.
-    const messageKey = (source as { messageKey?: string }).messageKey
-    connection = new Connection(resolved.gelfShortMessageKey === undefined && typeof messageKey === 'string' && messageKey !== 'msg'
-      ? { ...resolved, gelfShortMessageKey: messageKey }
-      : resolved)
-    for (const name of EVENTS) connection.on(name, (payload: unknown) => emit(name, payload))
-    const conn = connection
-    // A 'data' listener moves each line into our queue as soon as pino's worker
-    // writes it, so pino's ring buffer keeps draining while we are offline.
-    source.on('data', (line: string) => {
-      if (line === '') return
-      // pino's own lines start {"level":…,"time":…: the time is read from there and
-      // the JSON formats splice the line as it is. Other shapes are parsed here.
-      const match = PINO_TIME.exec(line)
-      if (match !== null) {
-        conn.write({ time: timeFromMillis(Number(match[1])), json: line })
-        return
-      }
-      let record: unknown
-      try {
-        record = JSON.parse(line)
-      } catch {
-        // Not JSON: the encoder fails on it too, and counts it as unencodable.
-        conn.write({ time: timeFromMillis(Date.now()), json: line })
-        return
-      }
-      const time = timeOf((record as { time?: unknown } | null)?.time)
-      if (record !== null && typeof record === 'object' && !Array.isArray(record)) conn.write({ time, record: record as Record<string, unknown> })
-      else conn.write({ time, json: line })
+/**
+ * What thread-stream writes pino's output to: text chunks of whole characters,
+ * holding any number of lines (the last one maybe unfinished). They go straight
+ * into the connection's queue, so writing never waits on the network and pino's
+ * buffer keeps draining while we are offline. The chunks are not split into a
+ * stream of lines (split2, as pino-abstract-transport does): the connection
+ * takes them whole, and splices each line's bytes into its queue.
+ */
+class LineStream extends Writable {
+  readonly #connection: Connection
+  readonly #emitStats: () => void
+
+  constructor (connection: Connection, emitStats: () => void) {
+    super({ decodeStrings: false })
+    this.#connection = connection
+    this.#emitStats = emitStats
+  }
+
+  override _write (chunk: string | Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.#connection.writeLines(typeof chunk === 'string' ? chunk : chunk.toString())
+    callback()
+  }
+
+  override _final (callback: () => void): void {
+    this.#connection.endLines()
+    void this.#connection.close().then(() => {
+      this.#emitStats()
+      callback()
     })
-  }, {
-    expectPinoConfig,
-    // Lines come as text: the JSON formats need no parse at all (see above). An
-    // object from parseLine keeps pino-abstract-transport from parsing the line
-    // or wrapping it in a new object; with parse: 'lines' it hands on the line.
-    parse: 'lines',
-    parseLine: () => LINE_PARSED_BY_US,
-    async close () {
-      await connection?.close()
-      emitStats()
-    }
-  })
+  }
 
-  // thread-stream calls this on logger.flush(cb) (its worker awaits a one-argument flush).
-  Object.defineProperty(stream, 'flush', {
-    value: function flush (callback: (error?: Error) => void): void {
-      void (async () => {
-        // Lines pino handed over may still wait in the parser's buffer.
-        while (stream.readableLength > 0 && !stream.destroyed) await new Promise(setImmediate)
-        await connection?.flush()
-        emitStats()
-        callback()
-      })()
-    }
+  override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {
+    void this.#connection.close().then(() => callback(error))
+  }
+
+  /** thread-stream calls this on `logger.flush(cb)` (its worker awaits a one-argument flush). */
+  flush (callback: () => void): void {
+    void this.#connection.flush().then(() => {
+      this.#emitStats()
+      callback()
+    })
+  }
+}
+
+/**
+ * pino's config (messageKey, levels), sent to the worker when pino says it will;
+ * otherwise (an older pino, or outside a worker) pino's defaults apply.
+ */
+function pinoConfig (): Promise<PinoConfig> {
+  const port = parentPort
+  const willSend = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true
+  if (port === null || !willSend) return Promise.resolve({})
+  return new Promise((resolve) => {
+    port.on('message', function onMessage (message: { code?: unknown, config?: PinoConfig } | null) {
+      if (message?.code !== 'PINO_CONFIG') return
+      port.off('message', onMessage)
+      resolve(message.config ?? {})
+    })
   })
-  return stream
 }
 
 /**

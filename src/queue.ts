@@ -78,26 +78,42 @@ export class RecordQueue {
    * `maxRecordBytes`), evicting per the overflow policy.
    */
   push (chunk: Chunk, length = RecordQueue.byteLength(chunk)): void {
-    if (this.#bytes + length > this.#maxBytes) {
-      if (this.#overflow === 'drop_newest') {
-        this.#onEvict(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
-        return
-      }
-      while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictHead()
+    if (!this.accepts(length)) {
+      this.#onEvict(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
+      return
     }
+    const offset = this.reserve(length)
+    if (typeof chunk === 'string') this.#ring.write(chunk, offset, length, 'utf8')
+    else this.#ring.set(chunk, offset)
+  }
+
+  /** Whether a record of `length` bytes is taken: always, unless `drop_newest` finds the queue full. */
+  accepts (length: number): boolean {
+    return this.#overflow !== 'drop_newest' || this.#bytes + length <= this.#maxBytes
+  }
+
+  /**
+   * Add a record of `length` bytes that the caller writes itself, at once, into
+   * {@link ring} from the offset returned; evicts older records as needed. Only
+   * for a record the queue {@link accepts}.
+   */
+  reserve (length: number): number {
+    while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictHead()
     let offset = this.#place(length)
     while (offset === -1) {
       if (this.#ring.length < this.#maxCapacity) this.#grow(length)
       else this.#evictHead()
       offset = this.#place(length)
     }
-    if (typeof chunk === 'string') this.#ring.write(chunk, offset, length, 'utf8')
-    else this.#ring.set(chunk, offset)
     this.#starts.push(offset)
     this.#lengths.push(length)
     this.#write = offset + length
     this.#bytes += length
+    return offset
   }
+
+  /** The byte ring that {@link reserve} hands out offsets of; it changes when the ring grows. */
+  get ring (): Buffer { return this.#ring }
 
   /**
    * Mark the next unsent records as sent and return them as views of the ring:

@@ -2,7 +2,7 @@ import type { Format, ResolvedOptions } from '../options.js'
 import type { Chunk } from '../queue.js'
 import type { EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
-import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape } from './json.js'
+import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape, type Splice } from './json.js'
 import { createMsgpackRecordEncoder } from './msgpack.js'
 
 export type { EventTime } from './dates.js'
@@ -51,6 +51,10 @@ export interface Encoder {
   readonly overhead: number
   /** Bytes added between records: JSON's `,`. */
   readonly separator: number
+  /** Each record ends with a line feed (`json_lines`, `gelf`). */
+  readonly newline: boolean
+  /** For the JSON formats: how a record that is already JSON bytes is taken without a parse. */
+  readonly splice: Splice | undefined
   /**
    * A record as it goes into a message: text, or bytes that stay valid only
    * until the next call (copy them). Throws when the record cannot be encoded.
@@ -87,6 +91,9 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
   const isJsonArray = format === 'json'
   let encodeRecord: (event: LogEvent | JsonEvent) => Chunk
+  let splice: Splice | undefined
+  // json_lines and GELF end each record with a line feed.
+  const newline = format === 'json_lines' || format === 'gelf'
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
@@ -110,13 +117,12 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
         ? encodeGelf(event.time, parseObject(event.json))
         : encodeGelf(event.time, event.record, event.metadata)
     } else {
-      const { encodeJsonRecord, spliceJsonLine } = createJsonRecordEncoder(options.jsonDateKey ?? 'date', options.jsonDateFormat ?? 'double')
+      const json = createJsonRecordEncoder(options.jsonDateKey ?? 'date', options.jsonDateFormat ?? 'double')
+      splice = json.splice
       encodeText = (event) => 'json' in event
-        ? spliceJsonLine(event.time, event.json)
-        : encodeJsonRecord(event.time, event.record, event.metadata)
+        ? json.spliceJsonLine(event.time, event.json)
+        : json.encodeJsonRecord(event.time, event.record, event.metadata)
     }
-    // json_lines and GELF end each record with a line feed.
-    const newline = format === 'json_lines' || format === 'gelf'
     encodeRecord = (event) => {
       const text = encodeText(event)
       if (hasLoneSurrogateEscape(text)) throw new TypeError(INVALID_STRING)
@@ -143,6 +149,8 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     binary: format === 'msgpack',
     overhead,
     separator,
+    newline,
+    splice,
     encodeRecord,
     frame,
     encode (events, onDrop) {

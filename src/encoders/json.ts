@@ -11,6 +11,7 @@ import { createDateFormatter, type EventTime } from './dates.js'
 export function createJsonRecordEncoder (dateKey: string | false, dateFormat: DateFormat): {
   encodeJsonRecord: (time: EventTime, record: object, metadata?: object) => string
   spliceJsonLine: (time: EventTime, line: string) => string
+  splice: Splice
 } {
   const datePrefix = dateKey === false ? '' : `${JSON.stringify(dateKey)}:`
   const formatDate = createDateFormatter(dateFormat)
@@ -50,7 +51,33 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
     return body.length === 2 ? `{${head}}` : `{${head},${body.slice(1)}`
   }
 
-  return { encodeJsonRecord, spliceJsonLine }
+  let headSec = -1
+  let headNsec = -1
+  let head = Buffer.from('{')
+  const splice: Splice = {
+    datePrefix: dateKey === false ? undefined : Buffer.from(datePrefix),
+    head (time) {
+      if (dateKey === false || (time.sec === headSec && time.nsec === headNsec)) return head
+      headSec = time.sec
+      headNsec = time.nsec
+      head = Buffer.from(`{${datePrefix}${formatDate(time)},`)
+      return head
+    }
+  }
+
+  return { encodeJsonRecord, spliceJsonLine, splice }
+}
+
+/**
+ * How the JSON formats take a record that is already a JSON object's bytes, with
+ * no `\u` escape and no `datePrefix` in it (else it is parsed): its opening `{`
+ * becomes `head(time)`, which carries the date key. The bytes of `head` are shared:
+ * copy them at once.
+ */
+export interface Splice {
+  head: (time: EventTime) => Buffer
+  /** The date key as it opens a member, `"date":`; a record holding it keeps its own date. */
+  datePrefix: Buffer | undefined
 }
 
 /**

@@ -1,0 +1,102 @@
+/**
+ * Newline-delimited text as bytes: chunks of text go in, and come out as UTF-8
+ * bytes holding whole lines, the unfinished last line kept for the next chunk.
+ * Working on bytes lets a JSON line reach the queue with one copy and no string
+ * made for it; one scratch buffer serves every chunk.
+ */
+export class LineBuffer {
+  #scratch = Buffer.allocUnsafeSlow(64 * 1024)
+  /** The scratch buffer holds `[0, #total)`, of which `[0, #end)` was handed out as whole lines. */
+  #end = 0
+  #total = 0
+
+  /**
+   * The bytes of every line this chunk completes: lines in `[0, end)` of `bytes`,
+   * each ending with `\n`. Valid until the next call.
+   */
+  append (text: string): { bytes: Buffer, end: number } {
+    this.#settle()
+    const before = this.#total
+    const needed = before + Buffer.byteLength(text)
+    if (needed > this.#scratch.length) {
+      const larger = Buffer.allocUnsafeSlow(Math.max(needed, this.#scratch.length * 2))
+      this.#scratch.copy(larger, 0, 0, before)
+      this.#scratch = larger
+    }
+    this.#total = before + this.#scratch.write(text, before, 'utf8')
+    // Only the new text can hold the last line feed.
+    const last = this.#scratch.subarray(before, this.#total).lastIndexOf(0x0a)
+    if (last !== -1) this.#end = before + last + 1
+    return { bytes: this.#scratch, end: this.#end }
+  }
+
+  /** The unfinished line, if any (a copy); nothing is held after. */
+  takeRest (): Buffer {
+    this.#settle()
+    const rest = Buffer.from(this.#scratch.subarray(0, this.#total))
+    this.#total = 0
+    return rest
+  }
+
+  /** Move the unfinished line to the front, once the lines before it are used. */
+  #settle (): void {
+    if (this.#end === 0) return
+    this.#scratch.copyWithin(0, this.#end, this.#total)
+    this.#total -= this.#end
+    this.#end = 0
+  }
+}
+
+const OPEN_BRACE = 0x7b
+const QUOTE = 0x22
+const COMMA = 0x2c
+const CLOSE_BRACE = 0x7d
+const BACKSLASH = 0x5c
+const LEVEL_KEY = Buffer.from('level":')
+const TIME_KEY = Buffer.from('time":')
+
+/**
+ * The epoch milliseconds of a JSON line that opens with a `time` key holding an
+ * integer, alone or after a `level` key (`{"level":30,"time":1700000000000,…`,
+ * as pino writes it); -1 for any other line, whose time is then read by parsing it.
+ */
+export function leadingTime (bytes: Buffer, start: number, end: number): number {
+  if (bytes[start] !== OPEN_BRACE || bytes[start + 1] !== QUOTE) return -1
+  let at = start + 2
+  if (startsWith(bytes, at, end, LEVEL_KEY)) {
+    at += LEVEL_KEY.length
+    if (bytes[at] === QUOTE) {
+      // A level label: a string with no escape in it.
+      at++
+      while (at < end && bytes[at] !== QUOTE) {
+        if (bytes[at] === BACKSLASH) return -1
+        at++
+      }
+      at++
+    } else {
+      const first = at
+      while (at < end && isDigit(bytes[at])) at++
+      if (at === first) return -1
+    }
+    if (bytes[at] !== COMMA || bytes[at + 1] !== QUOTE) return -1
+    at += 2
+  }
+  if (!startsWith(bytes, at, end, TIME_KEY)) return -1
+  at += TIME_KEY.length
+  let ms = 0
+  const first = at
+  // At most 16 digits: every such number is exact in a double.
+  while (at < end && at - first < 16 && isDigit(bytes[at])) ms = ms * 10 + bytes[at++] - 0x30
+  if (at === first || (bytes[at] !== COMMA && bytes[at] !== CLOSE_BRACE)) return -1
+  return ms
+}
+
+function isDigit (byte: number): boolean {
+  return byte >= 0x30 && byte <= 0x39
+}
+
+function startsWith (bytes: Buffer, at: number, end: number, prefix: Buffer): boolean {
+  if (end - at < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
+  return true
+}

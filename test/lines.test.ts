@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { Connection } from '../src/connection.js'
+import { timeFromMillis, timeOf } from '../src/encoders/dates.js'
+import { LineBuffer, leadingTime } from '../src/encoders/lines.js'
+import { createEncoder, decodeMessage, resolveOptions, type Format } from '../src/index.js'
+import { freePort, startServer } from './helpers.js'
+
+const T = 1700000000123
+
+/** Lines as pino and others write them, each with a time so the expected output is fixed. */
+const LINES = [
+  `{"level":30,"time":${T},"pid":1,"hostname":"h","msg":"plain"}`,
+  `{"level":"info","time":${T + 1},"msg":"a level label"}`,
+  `{"time":${T + 2},"msg":"time first"}`,
+  `{"level":30,"time":${T + 3},"msg":"multi-byte: héllo 日本 🎉"}`,
+  `{"level":30,"time":${T + 3},"date":42,"msg":"has its own date key"}`,
+  `{"level":30,"time":${T + 4},"msg":"escaped control \\u0001 and quote \\""}`,
+  `{"msg":"time later","time":${T + 5}}`,
+  `{"msg":"ISO time","time":"2023-11-14T22:13:20.500Z"}`,
+  `{"level":30,"time":${T + 6}}`,
+  `{"level":30,"time":${T + 7},"msg":"CRLF"}\r`,
+  `{"level":30,"time":1.5,"msg":"fractional time"}`
+]
+
+/** What writeLines must produce: the event each line makes when parsed. */
+function expectedEvents (lines: string[]): Array<{ time: { sec: number, nsec: number }, json: string }> {
+  return lines.map((line) => {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line
+    return { time: timeOf((JSON.parse(text) as { time?: unknown }).time), json: text }
+  })
+}
+
+/** Cut text into pieces at random places (whole UTF-16 units; thread-stream never splits a character). */
+function chunks (text: string, seed: number): string[] {
+  const pieces: string[] = []
+  let at = 0
+  let state = seed
+  while (at < text.length) {
+    state = (state * 1103515245 + 12345) % 2147483648
+    let size = 1 + (state % 97)
+    // Keep surrogate pairs together.
+    if (at + size < text.length && /[\uD800-\uDBFF]/.test(text[at + size - 1])) size++
+    pieces.push(text.slice(at, at + size))
+    at += size
+  }
+  return pieces
+}
+
+describe('JSON lines', () => {
+  test('leadingTime reads pino\'s opening time and refuses every other shape', () => {
+    const cases: Array<[string, number]> = [
+      [`{"level":30,"time":${T},"msg":"x"}`, T],
+      [`{"level":"info","time":${T}}`, T],
+      [`{"time":${T},"a":1}`, T],
+      [`{"time":0}`, 0],
+      [`{"level":30,"time":"${T}"}`, -1],
+      [`{"level":30,"time":1.5}`, -1],
+      [`{"level":30,"time":-1}`, -1],
+      [`{"level":30,"time":12345678901234567}`, -1],
+      [`{"level":"in\\"fo","time":${T}}`, -1],
+      [`{"level":,"time":${T}}`, -1],
+      [`{"msg":"x","time":${T}}`, -1],
+      [` {"time":${T}}`, -1],
+      ['{"time":', -1],
+      ['not json', -1]
+    ]
+    for (const [line, ms] of cases) {
+      const bytes = Buffer.from(line)
+      assert.equal(leadingTime(bytes, 0, bytes.length), ms, line)
+    }
+  })
+
+  test('LineBuffer gives back exactly the lines, however the text is cut', () => {
+    const text = LINES.join('\n') + '\nunfinished 日本'
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const buffer = new LineBuffer()
+      const got: string[] = []
+      for (const piece of chunks(text, seed)) {
+        const { bytes, end } = buffer.append(piece)
+        let start = 0
+        while (start < end) {
+          const stop = bytes.indexOf(0x0a, start)
+          got.push(bytes.toString('utf8', start, stop))
+          start = stop + 1
+        }
+      }
+      got.push(buffer.takeRest().toString())
+      assert.deepEqual(got, [...LINES, 'unfinished 日本'], `seed ${seed}`)
+    }
+  })
+
+  for (const format of ['json_lines', 'json', 'json_stream', 'msgpack', 'gelf'] as Format[]) {
+    test(`${format}: writeLines sends what write() sends for the same lines, whatever the chunking`, async () => {
+      const server = await startServer({ format })
+      const connection = new Connection(resolveOptions({ port: server.port, format }))
+      const text = LINES.join('\n') + '\n'
+      for (const piece of chunks(text, 7)) connection.writeLines(piece)
+      await connection.flush()
+      const encoder = createEncoder({ format })
+      const expected = encoder.encode(expectedEvents(LINES)).flatMap((message) => decodeMessage(message.data, { format }))
+      assert.deepEqual(server.events, expected)
+      if (format === 'json_lines' || format === 'json_stream') {
+        // Byte for byte: the spliced bytes are the text the string path makes.
+        const sent = Buffer.concat(server.messages.map((m) => m.data)).toString()
+        const reference = expectedEvents(LINES).map((event) => encoder.encodeRecord(event)).join('')
+        assert.equal(sent, reference)
+      }
+      assert.equal(connection.stats().delivered, LINES.length)
+      await connection.close()
+      await server.close()
+    })
+  }
+
+  test('lines that are not JSON objects are dropped as unencodable; the rest flow on; the last line waits for endLines()', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const connection = new Connection(resolveOptions({ port: server.port, format: 'json_lines' }))
+    connection.writeLines(`not json\n[1,2]\n{"time":${T},"seq":1}\n"text"\n{"time":${T},"bad":"\\ud800"}\n\n{}\n{"time":${T},"seq":2}`)
+    await connection.flush()
+    assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined])
+    connection.endLines()
+    await connection.flush()
+    assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined, 2])
+    assert.ok(Math.abs(server.events[1].time.sec - Date.now() / 1000) < 5, 'a record with no time gets the time of writing')
+    const stats = connection.stats()
+    assert.equal(stats.dropped.unencodable, 4)
+    assert.equal(stats.accepted, 7)
+    await connection.close()
+    await server.close()
+  })
+
+  test('spliced records that do not fit go where write() sends them: overflow (drop_newest), oversized, shutdown, and the fallback file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pino-ws-lines-'))
+    const fallbackFile = join(dir, 'fallback.ndjson')
+    const port = await freePort()
+    const connection = new Connection(resolveOptions({ port, format: 'json_lines', maxQueueBytes: 1024, maxMessageBytes: 1024, overflow: 'drop_newest', closeTimeout: 50, fallbackFile }))
+    const line = (seq: number, pad = 0): string => `{"level":30,"time":${T},"seq":${seq},"pad":"${'x'.repeat(pad)}"}`
+    connection.writeLines([line(0, 400), line(1, 400), line(2, 400), line(3, 1100)].join('\n') + '\n')
+    const stats = connection.stats()
+    assert.equal(stats.dropped.oversized, 1)
+    assert.ok(stats.dropped.overflow >= 1, 'a queue of 1 KiB holds two of these records')
+    await connection.close()
+    connection.writeLines(line(4) + '\n')
+    const after = connection.stats()
+    assert.equal(after.dropped.shutdown, 5 - after.dropped.oversized - after.dropped.overflow)
+    const written = readFileSync(fallbackFile, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as { seq: number, date: number })
+    assert.deepEqual(written.map((r) => r.seq).sort(), [0, 1, 2, 3, 4])
+    assert.ok(written.every((r) => r.date === timeFromMillis(T).sec + 0.123), 'the date is spliced in as on the wire')
+  })
+})
