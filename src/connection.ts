@@ -225,13 +225,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * One line of JSON: spliced from its bytes straight into the queue when its time
-   * opens it and the format allows (the JSON formats); otherwise made a string and
-   * parsed as the encoder needs.
+   * One line of JSON. When its time opens it, the JSON formats splice its bytes
+   * straight into the queue and msgpack transcodes them; otherwise it is made a
+   * string and parsed as the encoder needs.
    */
   #writeLine (bytes: Buffer, start: number, stop: number, spliceable: boolean): void {
     const ms = leadingTime(bytes, start, stop)
-    const splice = this.#encoder.splice
+    const { splice, transcode } = this.#encoder
+    if (ms !== -1 && transcode !== undefined) {
+      let record: Uint8Array | undefined
+      try {
+        record = transcode(timeFromMillis(ms), bytes, start, stop)
+      } catch {
+        // Not a record the transcoder takes: the text path decides what it is.
+      }
+      if (record !== undefined) {
+        this.#stats.accepted++
+        this.#enqueue(record, record.length)
+        return
+      }
+    }
     if (ms === -1 || !spliceable || splice === undefined || stop - start <= 2 || bytes[stop - 1] !== 0x7d /* } */) {
       this.#writeLineText(bytes.toString('utf8', start, stop), ms)
       return

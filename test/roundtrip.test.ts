@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { decodeMulti } from '@msgpack/msgpack'
+import { createJsonToMsgpack, createMsgpackRecordEncoder } from '../src/encoders/msgpack.js'
 import { createEncoder, decodeMessage, type DateFormat, type EventTime, type LogEvent } from '../src/index.js'
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed from its seed. */
@@ -127,5 +128,56 @@ describe('round trip: decodeMessage(encode(events)) gives the events back', () =
       }
       assertTime(time, events[i].time, 'double')
     }
+  })
+})
+
+describe('msgpack transcoder: JSON bytes straight to msgpack', () => {
+  const time = { sec: 1700000000, nsec: 123456789 }
+  const encodeParsed = createMsgpackRecordEncoder()
+  const transcode = createJsonToMsgpack()
+  const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+  const viaParse = (line: string): string => hex(encodeParsed(time, JSON.parse(line) as object))
+  const viaBytes = (line: string): string => {
+    // Inside a larger buffer, as lines sit in a chunk.
+    const bytes = Buffer.from(`xx${line}\nyy`)
+    return hex(transcode(time, bytes, 2, bytes.length - 3))
+  }
+
+  test('gives the bytes parse-then-encode gives, for 2 000 random records (seed 20261127)', () => {
+    const random = prng(20261127)
+    for (let i = 0; i < 2000; i++) {
+      const line = JSON.stringify(randomRecord(random))
+      assert.equal(viaBytes(line), viaParse(line), line)
+    }
+  })
+
+  test('numbers, escapes, white space and wide containers as JSON.parse reads them', () => {
+    const numbers = ['0', '-0', '-0.0', '1.0', '1e3', '0.1e1', '1E+2', '2.5E-3', '12.5', '-12.5', '0.30000000000000004',
+      '123456789012345', '1234567890123456', '123456789012345678', '9007199254740993', '12345678901234567890.5',
+      '4.9e-324', '1e400', '-1e400', '127', '128', '255', '256', '65535', '65536', '4294967295', '4294967296',
+      '-32', '-33', '-128', '-129', '-32768', '-32769', '-2147483648', '-2147483649', '0.000001234567890123']
+    for (const text of numbers) assert.equal(viaBytes(`{"n":${text}}`), viaParse(`{"n":${text}}`), text)
+    const wide = JSON.stringify(Object.fromEntries(Array.from({ length: 70000 }, (_, i) => [`k${i}`, i % 2 === 0 ? [i] : 'v'.repeat(i % 300)])))
+    const lines = [
+      '{ "a" : [ 1 , 2 , { } , [ ] ] , "b" :\t"c" }',
+      '{"e":"\\u00e9 \\ud83d\\ude00 \\/ \\" \\\\ \\b\\f\\n\\r\\t \\u0000"}',
+      '{"t":true,"f":false,"n":null}',
+      `{"s16":"${'x'.repeat(300)}","s32":"${'y'.repeat(70000)}","a16":[${Array(20).fill(1).join(',')}]}`,
+      wide
+    ]
+    // Every header size at its edges: fix/16/32 maps and arrays, fixstr/str8/16/32.
+    for (const count of [15, 16, 65535, 65536]) {
+      lines.push(JSON.stringify(Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 0]))))
+      lines.push(JSON.stringify({ a: Array(count).fill(0) }))
+    }
+    for (const length of [31, 32, 255, 256, 65535, 65536]) lines.push(JSON.stringify({ [('k').repeat(length)]: 'é'.repeat(length / 2) + 'v'.repeat(length % 2) }))
+    for (const line of lines) assert.equal(viaBytes(line), viaParse(line), line.slice(0, 80))
+  })
+
+  test('refuses what is not a JSON object it can take, so the parse path decides', () => {
+    const refused = ['[1]', '"x"', '{"a":01}', '{"a":1,}', '{"a":tru}', '{"a":"x}', '{"a":1} x', '{"a":-}', '{"a":1.}',
+      '{"a":1e}', '{"lone":"\\ud800"}', '{"low":"\\udc00x"}', '{"bad":"\\x"}', '{"hex":"\\u12g4"}', '{a:1}',
+      '{"deep":' + '['.repeat(70) + ']'.repeat(70) + '}']
+    for (const line of refused) assert.throws(() => viaBytes(line), TypeError, line)
   })
 })

@@ -3,7 +3,7 @@ import type { Chunk } from '../queue.js'
 import type { EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape, type Splice } from './json.js'
-import { createMsgpackRecordEncoder } from './msgpack.js'
+import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
 
 export type { EventTime } from './dates.js'
 
@@ -56,6 +56,12 @@ export interface Encoder {
   /** For the JSON formats: how a record that is already JSON bytes is taken without a parse. */
   readonly splice: Splice | undefined
   /**
+   * For msgpack: a record that is a JSON object's UTF-8 bytes, encoded with no
+   * parse (a view, valid until the next call). Throws on what it does not take;
+   * {@link encodeRecord} of the text then decides.
+   */
+  readonly transcode: ((time: EventTime, json: Buffer, start: number, end: number) => Uint8Array) | undefined
+  /**
    * A record as it goes into a message: text, or bytes that stay valid only
    * until the next call (copy them). Throws when the record cannot be encoded.
    */
@@ -92,11 +98,13 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
   const isJsonArray = format === 'json'
   let encodeRecord: (event: LogEvent | JsonEvent) => Chunk
   let splice: Splice | undefined
+  let transcode: Encoder['transcode']
   // json_lines and GELF end each record with a line feed.
   const newline = format === 'json_lines' || format === 'gelf'
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
+    transcode = createJsonToMsgpack()
     encodeRecord = (event) => {
       if ('json' in event ? hasLoneSurrogateEscape(event.json) : hasLoneSurrogate(event.record)) throw new TypeError(INVALID_STRING)
       return 'json' in event
@@ -151,6 +159,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     separator,
     newline,
     splice,
+    transcode,
     encodeRecord,
     frame,
     encode (events, onDrop) {
