@@ -101,6 +101,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #headMs = -1
   #state: State = 'idle'
   #ws: WebSocket | undefined
+  /** The TCP (or TLS) socket under #ws, for corking a message with its ping. */
+  #socket: Socket | undefined
   /** Why the last attempt failed, for the reconnecting event: an error message, or the HTTP answer to the upgrade. */
   #lastError: string | undefined
   #rejection: { status: number, retryAfter: number | undefined } | undefined
@@ -414,6 +416,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         } else {
           socket = netConnect(options as Parameters<typeof netConnect>[0])
         }
+        this.#socket = socket
         return socket.unref()
       }) as unknown as ClientOptions['createConnection']
     })
@@ -556,6 +559,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#writing++
       sent = true
       // ws copies the views of our queue while it masks them, before this call returns.
+      // The message and its ping leave in one write.
+      this.#socket?.cork()
       ws.send(this.#encoder.frame(parts), { binary: this.#encoder.binary }, (error) => {
         if (ws !== this.#ws) return
         this.#writing--
@@ -564,7 +569,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           this.#pump()
         }
       })
+      // A ping after every message, so a 1009 close can be pinned on the message
+      // the server refused: every message before it has had its pong by then.
       if (atLeastOnce) this.#inflight.push({ seq: this.#ping(ws), end, count: end - start })
+      this.#socket?.uncork()
     }
     if (sent) this.#armIdleTimer()
   }
