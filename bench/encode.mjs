@@ -18,7 +18,7 @@ function measure (encoder, makeEvent) {
   const run = (n) => {
     for (let i = 0; i < n; i += BATCH) {
       for (let j = 0; j < BATCH; j++) queue.push(encoder.encodeRecord(makeEvent()))
-      bytes += encoder.frame(queue.takeBatch(1024 * 1024, encoder.overhead, encoder.separator)).length
+      bytes += encoder.frame(queue.takeBatch(1024 * 1024, encoder.overhead)).length
       queue.confirm(queue.sentEnd)
     }
   }

@@ -54,7 +54,6 @@ const MAX_RETRY_AFTER = 3_600_000
 const MESSAGE_TOO_BIG = 1009
 
 const BACKSLASH_U = Buffer.from('\\u')
-const LINE_FEED = Buffer.from('\n')
 const EMPTY = Buffer.alloc(0)
 
 type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed'
@@ -256,11 +255,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#headMs = ms
     }
     const head = this.#head
-    const newline = this.#encoder.newline ? 1 : 0
-    const length = head.length + (stop - start - 1) + newline
+    const { terminator } = this.#encoder
+    const length = head.length + (stop - start - 1) + (terminator === undefined ? 0 : 1)
     if (this.#state === 'closed' || !this.#fits(length) || !this.#queue.accepts(length)) {
       // The rare ways out (fallback file, drop counters) take the record as bytes.
-      const record = Buffer.concat([head, bytes.subarray(start + 1, stop), newline === 1 ? LINE_FEED : EMPTY])
+      const record = Buffer.concat([head, bytes.subarray(start + 1, stop), terminator === undefined ? EMPTY : Buffer.of(terminator)])
       this.#stats.accepted++
       this.#enqueue(record, record.length)
       return
@@ -271,7 +270,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // The head is short: a loop beats Buffer#copy, which makes a view for each call.
     for (let i = 0; i < head.length; i++) ring[offset + i] = head[i]
     bytes.copy(ring, offset + head.length, start + 1, stop)
-    if (newline === 1) ring[offset + length - 1] = 0x0a
+    if (terminator !== undefined) ring[offset + length - 1] = terminator
     this.#kick()
   }
 
@@ -296,7 +295,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Whether a record of `length` bytes fits in one message on its own. */
   #fits (length: number): boolean {
-    return length + this.#encoder.separator + this.#encoder.overhead <= this.#maxMessageBytes
+    return length + this.#encoder.overhead <= this.#maxMessageBytes
   }
 
   /** Queue an encoded record, or route it to the fallback file with its drop reason. */
@@ -554,7 +553,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let sent = false
     while (this.#writing === 0 && this.#queue.unsent > 0 && ws.bufferedAmount < HIGH_WATER_MARK) {
       const start = this.#queue.sentEnd
-      const parts = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead, this.#encoder.separator)
+      const parts = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead)
       const end = this.#queue.sentEnd
       this.#writing++
       sent = true
@@ -674,7 +673,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #toFallback (record: Chunk): void {
     if (this.#fallback === undefined) return
     if (this.#encoder.format !== 'msgpack') {
-      const text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
+      let text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
+      // One record per line: json's trailing comma goes, a line feed ends it.
+      if (this.#encoder.terminator === 0x2c) text = text.slice(0, -1)
       this.#fallback.write(text.endsWith('\n') ? text : text + '\n')
       return
     }

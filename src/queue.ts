@@ -117,11 +117,10 @@ export class RecordQueue {
 
   /**
    * Mark the next unsent records as sent and return them as views of the ring:
-   * as many as fit in `maxBytes` when each costs its length plus `separator`,
-   * after `overhead`. Without a separator, neighbouring records come as one view.
-   * The views are valid until the next push.
+   * as many as fit in `maxBytes` after `overhead`, neighbouring records in one
+   * view. The views are valid until the next push.
    */
-  takeBatch (maxBytes: number, overhead: number, separator: number): Buffer[] {
+  takeBatch (maxBytes: number, overhead: number): Buffer[] {
     const parts: Buffer[] = []
     let bytes = overhead
     let count = 0
@@ -131,10 +130,10 @@ export class RecordQueue {
     for (; index < this.#starts.length; index++) {
       const start = this.#starts[index]
       const length = this.#lengths[index]
-      if (count > 0 && bytes + length + separator > maxBytes) break
-      bytes += length + separator
+      if (count > 0 && bytes + length > maxBytes) break
+      bytes += length
       count++
-      if (separator === 0 && start === runEnd) {
+      if (start === runEnd) {
         runEnd += length
         continue
       }

@@ -112,15 +112,17 @@ describe('Connection', () => {
     assertAccounting(connection)
   })
 
-  test('a record written after close() goes to the fallback file, with no throw', async () => {
-    const fallbackFile = join(mkdtempSync(join(tmpdir(), 'pino-websocket-')), 'dropped.ndjson')
-    const connection = new Connection(resolveOptions({ port: await freePort(), format: 'json_lines', closeTimeout: 50, fallbackFile }))
-    connection.write({ time, record: { seq: 0 } })
-    await connection.close()
-    connection.write({ time, record: { seq: 1 } })
-    assert.equal(connection.stats().dropped.shutdown, 2)
-    const seqs = readFileSync(fallbackFile, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq)
-    assert.deepEqual(seqs, [0, 1])
+  test('a record written after close() goes to the fallback file, with no throw (one JSON record per line, json too)', async () => {
+    for (const format of ['json_lines', 'json'] as const) {
+      const fallbackFile = join(mkdtempSync(join(tmpdir(), 'pino-websocket-')), 'dropped.ndjson')
+      const connection = new Connection(resolveOptions({ port: await freePort(), format, closeTimeout: 50, fallbackFile }))
+      connection.write({ time, record: { seq: 0 } })
+      await connection.close()
+      connection.write({ time, record: { seq: 1 } })
+      assert.equal(connection.stats().dropped.shutdown, 2)
+      const seqs = readFileSync(fallbackFile, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq)
+      assert.deepEqual(seqs, [0, 1], format)
+    }
   })
 
   test('oversized and unencodable records are dropped and counted, their neighbours arrive', async () => {

@@ -11,40 +11,40 @@ describe('RecordQueue', () => {
     for (const word of ['a\n', 'bb\n', 'ccc\n']) queue.push(word)
     queue.push(new Uint8Array([0x64, 0x0a]))
     assert.equal(queue.bytes, 2 + 3 + 4 + 2)
-    const parts = queue.takeBatch(1024, 0, 0)
+    const parts = queue.takeBatch(1024, 0)
     assert.equal(parts.length, 1, 'contiguous records form one view')
     assert.equal(text(parts), 'a\nbb\nccc\nd\n')
     assert.equal(queue.unsent, 0)
     assert.equal(queue.confirm(2), 2)
     assert.equal(queue.length, 2)
     assert.equal(queue.rewind(), 2, 'two sent and unconfirmed')
-    assert.equal(text(queue.takeBatch(1024, 0, 0)), 'ccc\nd\n')
+    assert.equal(text(queue.takeBatch(1024, 0)), 'ccc\nd\n')
   })
 
-  test('a batch stops before maxBytes, counting overhead and separators', () => {
+  test('a batch stops before maxBytes, counting the overhead, and comes as one view', () => {
     const queue = new RecordQueue(1024, 64, 'drop_oldest', () => {})
-    for (let i = 0; i < 10; i++) queue.push(`{"i":${i}}`) // 7 bytes each
-    const parts = queue.takeBatch(2 + 8 * 3, 1, 1)
-    assert.deepEqual(parts.map(String), ['{"i":0}', '{"i":1}', '{"i":2}'], 'one view per record with a separator')
+    for (let i = 0; i < 10; i++) queue.push(`{"i":${i}},`) // 8 bytes each, json's comma included
+    const parts = queue.takeBatch(1 + 8 * 3, 1)
+    assert.deepEqual(parts.map(String), ['{"i":0},{"i":1},{"i":2},'], 'neighbouring records in one view')
     assert.equal(queue.sentEnd, 3)
-    assert.equal(queue.takeBatch(5, 1, 1).length, 1, 'a batch always takes at least one record')
+    assert.equal(queue.takeBatch(5, 1).length, 1, 'a batch always takes at least one record')
   })
 
   test('drop_oldest evicts from the head, including records in flight; drop_newest refuses the new one', () => {
     const evicted: string[] = []
     const oldest = new RecordQueue(10, 10, 'drop_oldest', (record) => evicted.push(record.toString()))
     for (const word of ['aaa', 'bbb', 'ccc']) oldest.push(word)
-    oldest.takeBatch(100, 0, 0)
+    oldest.takeBatch(100, 0)
     oldest.push('dddd')
     assert.deepEqual(evicted, ['aaa'])
     assert.equal(oldest.bytes, 10)
     assert.equal(oldest.confirm(3), 2, 'confirming up to the old end removes only what is left of it')
-    assert.equal(text(oldest.takeBatch(100, 0, 0)), 'dddd')
+    assert.equal(text(oldest.takeBatch(100, 0)), 'dddd')
 
     const newest = new RecordQueue(10, 10, 'drop_newest', (record) => evicted.push(record.toString()))
     for (const word of ['aaa', 'bbb', 'ccc', 'dddd']) newest.push(word)
     assert.deepEqual(evicted, ['aaa', 'dddd'])
-    assert.equal(text(newest.takeBatch(100, 0, 0)), 'aaabbbccc')
+    assert.equal(text(newest.takeBatch(100, 0)), 'aaabbbccc')
   })
 
   test('the ring wraps, grows and stays exact over many records of random sizes', () => {
@@ -61,7 +61,7 @@ describe('RecordQueue', () => {
       assert.ok(queue.bytes <= 4096)
       assert.ok(queue.capacity <= 4096 + 300, `capacity ${queue.capacity}`)
       if (random() < 0.3) {
-        const batch = queue.takeBatch(1000, 0, 0)
+        const batch = queue.takeBatch(1000, 0)
         if (random() < 0.8) {
           const sent = text(batch)
           const count = queue.confirm(queue.sentEnd)
@@ -90,7 +90,7 @@ describe('RecordQueue', () => {
     const queue = new RecordQueue(16 * 1024 * 1024, 1024, 'drop_oldest', () => {})
     for (let i = 0; i < 10_000; i++) queue.push('y'.repeat(1000))
     assert.ok(queue.capacity >= 10_000_000)
-    queue.takeBatch(Infinity, 0, 0)
+    queue.takeBatch(Infinity, 0)
     queue.confirm(queue.sentEnd)
     assert.equal(queue.capacity, 0)
   })

@@ -47,12 +47,10 @@ export interface Encoder {
   readonly format: Format
   /** Messages of this format go in binary frames. */
   readonly binary: boolean
-  /** Bytes a message adds to its records: JSON's `[` and `]` less one separator. */
+  /** Bytes a message adds to its records: `json`'s `[` (its `]` takes the place of the last record's `,`). */
   readonly overhead: number
-  /** Bytes added between records: JSON's `,`. */
-  readonly separator: number
-  /** Each record ends with a line feed (`json_lines`, `gelf`). */
-  readonly newline: boolean
+  /** The byte each record ends with: a line feed (`json_lines`, `gelf`), `json`'s comma, or none. */
+  readonly terminator: number | undefined
   /** For the JSON formats: how a record that is already JSON bytes is taken without a parse. */
   readonly splice: Splice | undefined
   /**
@@ -66,10 +64,7 @@ export interface Encoder {
    * until the next call (copy them). Throws when the record cannot be encoded.
    */
   encodeRecord (event: LogEvent | JsonEvent): Chunk
-  /**
-   * One message from encoded records in order: for `json` one part per record,
-   * for the others parts that are simply joined.
-   */
+  /** One message from encoded records, in parts that are joined in order. */
   frame (parts: readonly Buffer[]): Buffer
   /**
    * Messages for these events, split so none exceeds `maxMessageBytes`. Records
@@ -80,8 +75,6 @@ export interface Encoder {
 }
 
 const OPEN_BRACKET = Buffer.from('[')
-const CLOSE_BRACKET = Buffer.from(']')
-const COMMA = Buffer.from(',')
 
 const INVALID_STRING = 'the record holds an invalid string (a lone UTF-16 surrogate)'
 
@@ -99,8 +92,10 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
   let encodeRecord: (event: LogEvent | JsonEvent) => Chunk
   let splice: Splice | undefined
   let transcode: Encoder['transcode']
-  // json_lines and GELF end each record with a line feed.
-  const newline = format === 'json_lines' || format === 'gelf'
+  // json_lines and GELF end each record with a line feed; json with the comma
+  // before the next (so a batch of records is one stretch of the queue's ring).
+  const terminator = format === 'json_lines' || format === 'gelf' ? 0x0a : isJsonArray ? 0x2c : undefined
+  const ending = terminator === undefined ? '' : String.fromCharCode(terminator)
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
@@ -134,30 +129,25 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     encodeRecord = (event) => {
       const text = encodeText(event)
       if (hasLoneSurrogateEscape(text)) throw new TypeError(INVALID_STRING)
-      return newline ? text + '\n' : text
+      return text + ending
     }
   }
 
-  const separator = isJsonArray ? 1 : 0
   const overhead = isJsonArray ? 1 : 0
 
   function frame (parts: readonly Buffer[]): Buffer {
     if (!isJsonArray) return parts.length === 1 ? parts[0] : Buffer.concat(parts)
-    const all: Buffer[] = [OPEN_BRACKET]
-    for (let i = 0; i < parts.length; i++) {
-      if (i > 0) all.push(COMMA)
-      all.push(parts[i])
-    }
-    all.push(CLOSE_BRACKET)
-    return Buffer.concat(all)
+    const message = Buffer.concat([OPEN_BRACKET, ...parts])
+    // The last record's comma closes the array.
+    message[message.length - 1] = 0x5d /* ] */
+    return message
   }
 
   return {
     format,
     binary: format === 'msgpack',
     overhead,
-    separator,
-    newline,
+    terminator,
     splice,
     transcode,
     encodeRecord,
@@ -180,7 +170,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
           onDrop?.('unencodable', event, error as Error)
           continue
         }
-        const cost = record.length + separator
+        const cost = record.length
         if (cost + overhead > maxMessageBytes) {
           onDrop?.('oversized', event)
           continue
