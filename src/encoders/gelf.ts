@@ -17,6 +17,10 @@ const HOST_KEYS = ['host', 'hostname']
 /** GELF requires a non-empty short_message; a record without a message still goes out with this. */
 export const NO_MESSAGE = '-'
 const MAX_DEPTH = 64
+/** Characters GELF does not allow in a field name (`[\w.-]` only). */
+const UNSAFE = /[^\w.-]/g
+/** Key names remembered at most, so records with ever new keys cannot grow the cache without bound. */
+const MAX_NAMES = 10_000
 
 /** Syslog severities of level names: syslog's own, npm's (winston) and pino's labels. */
 const LEVEL_NAMES: Readonly<Record<string, number>> = {
@@ -55,9 +59,77 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
   const levelKey = keys.levelKey ?? 'level'
   const timestampKey = keys.timestampKey
   const machine = JSON.stringify(hostname())
+  // State of the record being encoded, reused from one record to the next.
+  let out = ''
+  const used = new Set<string>()
+  const consumed = new Set<string>()
+  /**
+   * Field names by parent name and key: records of one app share their keys, and
+   * the same name string each time keeps the collision check cheap.
+   */
+  const names = new Map<string, Map<string, string>>()
+  let nameCount = 0
+
+  function fieldName (parent: string, key: string): string {
+    let children = names.get(parent)
+    if (children === undefined) {
+      children = new Map()
+      if (nameCount < MAX_NAMES) names.set(parent, children)
+    }
+    let name = children.get(key)
+    if (name === undefined) {
+      name = `${parent}_${key.replace(UNSAFE, '_')}`
+      if (nameCount < MAX_NAMES) {
+        children.set(key, name)
+        nameCount++
+      }
+    }
+    return name
+  }
+
+  /** Append one additional field; `name` is `_` and sanitized parts, so it needs no escaping. */
+  function add (name: string, value: string | number): void {
+    let unique = name === '_id' ? '__id' : name
+    for (let n = 2; used.has(unique); n++) unique = `${name}_${n}`
+    used.add(unique)
+    out += typeof value === 'number' ? `,"${unique}":${value}` : `,"${unique}":${JSON.stringify(value)}`
+  }
+
+  function flatten (name: string, value: unknown, depth: number): void {
+    if (depth > MAX_DEPTH) throw new TypeError(`the record is nested deeper than ${MAX_DEPTH} levels (circular?)`)
+    switch (typeof value) {
+      case 'string': add(name, value); return
+      case 'number': add(name, Number.isFinite(value) ? value : String(value)); return
+      case 'boolean': add(name, value ? 'true' : 'false'); return
+      case 'bigint': add(name, String(value)); return
+      case 'object': break
+      default: return // undefined, functions and symbols: JSON leaves them out too
+    }
+    if (value === null) return
+    if (value instanceof Error) {
+      // message and stack are not enumerable: spell them out rather than send `{}`.
+      value = Object.assign({ name: value.name, message: value.message, stack: value.stack }, value)
+    }
+    const object = value as Record<string, unknown> & { toJSON?: () => unknown }
+    if (typeof object.toJSON === 'function') {
+      flatten(name, object.toJSON(), depth + 1)
+      return
+    }
+    if (Array.isArray(value)) {
+      add(name, JSON.stringify(value))
+      return
+    }
+    const keys = Object.keys(object)
+    if (keys.length === 0) {
+      add(name, '{}')
+      return
+    }
+    for (const key of keys) flatten(fieldName(name, key), object[key], depth + 1)
+  }
 
   return function encodeGelfRecord (time, record, metadata) {
-    const consumed = new Set<string>()
+    consumed.clear()
+    used.clear()
     const shortKey = firstPresent(record, shortKeys)
     let short = shortKey === undefined ? '' : text(record[shortKey])
     if (shortKey !== undefined) consumed.add(shortKey)
@@ -92,23 +164,20 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
     const level = syslogLevel(record[levelKey])
     if (level !== undefined) consumed.add(levelKey)
 
-    let out = `{"version":"1.1","host":${host},"short_message":${JSON.stringify(short)}`
+    out = `{"version":"1.1","host":${host},"short_message":${JSON.stringify(short)}`
     if (full !== undefined) out += `,"full_message":${JSON.stringify(full)}`
     out += `,"timestamp":${formatDouble(timestamp)}`
     if (level !== undefined) out += `,"level":${level}`
-    const used = new Set<string>()
-    const add = (name: string, value: string | number): void => {
-      let unique = name === '_id' ? '__id' : name
-      for (let n = 2; used.has(unique); n++) unique = `${name}_${n}`
-      used.add(unique)
-      out += `,${JSON.stringify(unique)}:${typeof value === 'number' ? String(value) : JSON.stringify(value)}`
+    try {
+      for (const key of Object.keys(record)) {
+        if (!consumed.has(key)) flatten(fieldName('', key), record[key], 0)
+      }
+      // Fluent Bit log metadata, when an event carries it, is kept under _metadata_*.
+      if (metadata !== undefined && Object.keys(metadata).length > 0) flatten('_metadata', metadata, 0)
+      return out + '}'
+    } finally {
+      out = ''
     }
-    for (const key of Object.keys(record)) {
-      if (!consumed.has(key)) flatten(`_${sanitize(key)}`, record[key], add, 0)
-    }
-    // Fluent Bit log metadata, when an event carries it, is kept under _metadata_*.
-    if (metadata !== undefined && Object.keys(metadata).length > 0) flatten('_metadata', metadata, add, 0)
-    return out + '}'
   }
 }
 
@@ -143,40 +212,4 @@ function toSeconds (value: unknown): number | undefined {
     return Number.isNaN(ms) ? undefined : ms / 1000
   }
   return undefined
-}
-
-function sanitize (key: string): string {
-  return key.replace(/[^\w.-]/g, '_')
-}
-
-function flatten (name: string, value: unknown, add: (name: string, value: string | number) => void, depth: number): void {
-  if (depth > MAX_DEPTH) throw new TypeError(`the record is nested deeper than ${MAX_DEPTH} levels (circular?)`)
-  switch (typeof value) {
-    case 'string': add(name, value); return
-    case 'number': add(name, Number.isFinite(value) ? value : String(value)); return
-    case 'boolean': add(name, value ? 'true' : 'false'); return
-    case 'bigint': add(name, String(value)); return
-    case 'object': break
-    default: return // undefined, functions and symbols: JSON leaves them out too
-  }
-  if (value === null) return
-  if (value instanceof Error) {
-    // message and stack are not enumerable: spell them out rather than send `{}`.
-    value = Object.assign({ name: value.name, message: value.message, stack: value.stack }, value)
-  }
-  const object = value as Record<string, unknown> & { toJSON?: () => unknown }
-  if (typeof object.toJSON === 'function') {
-    flatten(name, object.toJSON(), add, depth + 1)
-    return
-  }
-  if (Array.isArray(value)) {
-    add(name, JSON.stringify(value))
-    return
-  }
-  const keys = Object.keys(object)
-  if (keys.length === 0) {
-    add(name, '{}')
-    return
-  }
-  for (const key of keys) flatten(`${name}_${sanitize(key)}`, object[key], add, depth + 1)
 }
