@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { WebSocketServer } from 'ws'
 import { Connection } from './connection.js'
 import { decodeMessage } from './encoders/decode.js'
-import { timeFromMillis } from './encoders/dates.js'
+import { timeOf } from './encoders/dates.js'
 import { resolveOptions, type Options } from './options.js'
 
 const USAGE = `Usage:
@@ -81,8 +81,7 @@ async function send (options: Options, echo: boolean): Promise<number> {
       skipped++
       continue
     }
-    const time = (record as { time?: unknown }).time
-    connection.write({ time: timeFromMillis(typeof time === 'number' ? time : Date.now()), record: record as Record<string, unknown> })
+    connection.write({ time: timeOf((record as { time?: unknown }).time), record: record as Record<string, unknown> })
   }
   await connection.close()
   const stats = connection.stats()

@@ -15,11 +15,14 @@ describe('pino-websocket CLI', () => {
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     for (const seq of range(100)) child.stdin.write(JSON.stringify({ level: 30, time: 1700000000000 + seq, seq }) + '\n')
+    // pino with isoTime writes the time as a date string.
+    child.stdin.write(JSON.stringify({ level: 30, time: '2023-11-14T22:13:20.500Z', seq: 100 }) + '\n')
     child.stdin.end('not json\n')
     const [code] = await once(child, 'exit') as [number]
     assert.equal(code, 0, stderr)
-    assert.deepEqual(server.events.map((e) => e.record.seq), range(100))
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(101))
     assert.equal(server.events[5].time.sec * 1000 + server.events[5].time.nsec / 1e6, 1700000000005, 'time comes from pino\'s time')
+    assert.equal(server.events[100].time.sec * 1000 + server.events[100].time.nsec / 1e6, 1700000000500, 'an ISO time is read too')
     assert.match(stderr, /skipped 1 non-JSON line/)
     await server.close()
   })
