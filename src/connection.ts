@@ -195,7 +195,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * that is not a JSON object is dropped as unencodable.
    */
   writeLines (text: string): void {
-    const { bytes, end } = this.#lines.append(text)
+    const { bytes, end, textStart, ascii } = this.#lines.append(text)
     const splice = this.#encoder.splice
     // Lines holding a \u escape or the date key are parsed; both are rare, so
     // each is looked for once per chunk rather than once per line.
@@ -204,7 +204,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let dateKey = splice?.datePrefix === undefined ? -1 : complete.indexOf(splice.datePrefix)
     let start = 0
     while (start < end) {
-      const lineEnd = bytes.indexOf(0x0a, start)
+      // In ASCII text a character is a byte, and the string's own search is
+      // cheaper than Buffer#indexOf, a call into C++ per line.
+      const lineEnd = ascii ? textStart + text.indexOf('\n', Math.max(0, start - textStart)) : bytes.indexOf(0x0a, start)
       let stop = lineEnd
       if (stop > start && bytes[stop - 1] === 0x0d) stop--
       if (stop > start) {

@@ -12,12 +12,14 @@ export class LineBuffer {
 
   /**
    * The bytes of every line this chunk completes: lines in `[0, end)` of `bytes`,
-   * each ending with `\n`. Valid until the next call.
+   * each ending with `\n`; the text's own bytes start at `textStart`, and when
+   * it is `ascii` its character `i` is byte `textStart + i`. Valid until the next call.
    */
-  append (text: string): { bytes: Buffer, end: number } {
+  append (text: string): { bytes: Buffer, end: number, textStart: number, ascii: boolean } {
     this.#settle()
     const before = this.#total
-    const needed = before + Buffer.byteLength(text)
+    const byteLength = Buffer.byteLength(text)
+    const needed = before + byteLength
     if (needed > this.#scratch.length) {
       const larger = Buffer.allocUnsafeSlow(Math.max(needed, this.#scratch.length * 2))
       this.#scratch.copy(larger, 0, 0, before)
@@ -27,7 +29,7 @@ export class LineBuffer {
     // Only the new text can hold the last line feed.
     const last = this.#scratch.subarray(before, this.#total).lastIndexOf(0x0a)
     if (last !== -1) this.#end = before + last + 1
-    return { bytes: this.#scratch, end: this.#end }
+    return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: byteLength === text.length }
   }
 
   /** The unfinished line, if any (a copy); nothing is held after. */
