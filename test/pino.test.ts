@@ -20,6 +20,8 @@ describe('pino transport', () => {
       const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format } })
       const errors: unknown[] = []
       transport.on('error', (error: unknown) => errors.push(error))
+      const warnings: unknown[] = []
+      transport.on('warn', (warning: unknown) => warnings.push(warning))
       const logger = pino(transport)
       const logged: Array<{ seq: number, time: number }> = []
       for (const seq of range(1000)) {
@@ -41,6 +43,7 @@ describe('pino transport', () => {
         assert.match(server.messages[0].data.toString(), /^\{"date":\d+\.\d+,"level":30,/)
       }
       assert.deepEqual(errors, [])
+      assert.deepEqual(warnings, [], 'the keys pino adds to the options are not taken for unknown options')
       await server.close()
     })
   }
