@@ -27,7 +27,9 @@ describe('pino transport', () => {
       for (const seq of range(1000)) {
         logger.info({ seq, nested: { ok: true, list: [1, 'two'] } }, `record ${seq}`)
       }
-      await new Promise<void>((resolve, reject) => logger.flush((error) => error ? reject(error) : resolve()))
+      // No logger.flush(cb) here: on Node 20, thread-stream's flush waits on the main thread with
+      // Atomics.waitAsync, which Node 20 neither keeps alive nor always wakes (nodejs/node#61941):
+      // here it stalled about once in 20 runs, with pino/file too. Flushing has its own scenario, (20).
       await waitFor(() => server.events.length >= 1000, '1000 records')
       await endLogger(transport)
       assert.equal(server.events.length, 1000)
