@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import { isMainThread, parentPort } from 'node:worker_threads'
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { Connection, type ConnectionEvents } from './connection.js'
 import { resolveOptions, type Options } from './options.js'
 
@@ -17,11 +17,11 @@ interface PinoConfig {
  * @throws {InvalidOptionError} when an option is wrong
  */
 export default async function pinoWebSocket (options: Options = {}): Promise<Writable> {
-  // pino and thread-stream add keys of their own to every target's options.
-  const { $context: _context, pinoWillSendConfig, ...ours } = options as Options & { $context?: unknown, pinoWillSendConfig?: unknown }
+  // pino and thread-stream add keys of their own to a target's options.
+  const { $context: _context, pinoWillSendConfig: _willSend, ...ours } = options as Options & { $context?: unknown, pinoWillSendConfig?: unknown }
   const resolved = resolveOptions(ours)
   // pino's messageKey is GELF's short_message unless the options name another key.
-  const { messageKey } = await pinoConfig(pinoWillSendConfig === true)
+  const { messageKey } = await pinoConfig()
   const connection = new Connection(resolved.gelfShortMessageKey === undefined && typeof messageKey === 'string' && messageKey !== 'msg'
     ? { ...resolved, gelfShortMessageKey: messageKey }
     : resolved)
@@ -78,8 +78,11 @@ class LineStream extends Writable {
  * pino's config (messageKey, levels), sent to the worker when pino says it will;
  * otherwise (an older pino, or outside a worker) pino's defaults apply.
  */
-function pinoConfig (willSend: boolean): Promise<PinoConfig> {
+function pinoConfig (): Promise<PinoConfig> {
   const port = parentPort
+  // Read from the worker's data, not the target's options: inside `targets`, pino's
+  // own worker loads each target and only the worker's data says pino will send it.
+  const willSend = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true
   if (port === null || !willSend) return Promise.resolve({})
   return new Promise((resolve) => {
     port.on('message', function onMessage (message: { code?: unknown, config?: PinoConfig } | null) {
