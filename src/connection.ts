@@ -259,14 +259,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const head = this.#head
     const { terminator } = this.#encoder
     const length = head.length + (stop - start - 1) + (terminator === undefined ? 0 : 1)
+    this.#stats.accepted++
     if (this.#state === 'closed' || !this.#fits(length) || !this.#queue.accepts(length)) {
       // The rare ways out (fallback file, drop counters) take the record as bytes.
       const record = Buffer.concat([head, bytes.subarray(start + 1, stop), terminator === undefined ? EMPTY : Buffer.of(terminator)])
-      this.#stats.accepted++
       this.#enqueue(record, record.length)
       return
     }
-    this.#stats.accepted++
     const offset = this.#queue.reserve(length)
     const ring = this.#queue.ring
     // The head is short: a loop beats Buffer#copy, which makes a view for each call.
