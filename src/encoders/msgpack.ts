@@ -24,16 +24,21 @@ export function createMsgpackRecordEncoder (): (time: EventTime, record: object,
     if (!isMap(body)) throw new TypeError('the record does not encode to a msgpack map')
     const length = HEADER_BYTES + meta.length + body.length
     if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(Math.max(length, scratch.length * 2))
-    scratch[0] = 0x92
-    scratch[1] = 0x92
-    scratch[2] = 0xd7
-    scratch[3] = 0x00
-    scratch.writeUInt32BE(time.sec >>> 0, 4)
-    scratch.writeUInt32BE(time.nsec >>> 0, 8)
+    writeEventHeader(scratch, time)
     scratch.set(meta, HEADER_BYTES)
     scratch.set(body, HEADER_BYTES + meta.length)
     return scratch.subarray(0, length)
   }
+}
+
+/** The start of an event, up to its metadata: `[[` and the EventTime (HEADER_BYTES bytes). */
+function writeEventHeader (target: Buffer, time: EventTime): void {
+  target[0] = 0x92
+  target[1] = 0x92
+  target[2] = 0xd7
+  target[3] = 0x00
+  target.writeUInt32BE(time.sec >>> 0, 4)
+  target.writeUInt32BE(time.nsec >>> 0, 8)
 }
 
 function isMap (bytes: Uint8Array): boolean {
@@ -73,12 +78,7 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     if (out.length < room) out = Buffer.allocUnsafeSlow(Math.max(room, out.length * 2))
     src = json
     end = to
-    out[0] = 0x92
-    out[1] = 0x92
-    out[2] = 0xd7
-    out[3] = 0x00
-    out.writeUInt32BE(time.sec >>> 0, 4)
-    out.writeUInt32BE(time.nsec >>> 0, 8)
+    writeEventHeader(out, time)
     out[HEADER_BYTES] = EMPTY_MAP[0]
     pos = HEADER_BYTES + 1
     let at = space(from)
