@@ -51,18 +51,10 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
     return body.length === 2 ? `{${head}}` : `{${head},${body.slice(1)}`
   }
 
-  let headSec = -1
-  let headNsec = -1
-  let head = Buffer.from('{')
+  const bare = Buffer.from('{')
   const splice: Splice = {
     datePrefix: dateKey === false ? undefined : Buffer.from(datePrefix),
-    head (time) {
-      if (dateKey === false || (time.sec === headSec && time.nsec === headNsec)) return head
-      headSec = time.sec
-      headNsec = time.nsec
-      head = Buffer.from(`{${datePrefix}${formatDate(time)},`)
-      return head
-    }
+    head: (time) => dateKey === false ? bare : Buffer.from(`{${datePrefix}${formatDate(time)},`)
   }
 
   return { encodeJsonRecord, spliceJsonLine, splice }
@@ -71,8 +63,8 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
 /**
  * How the JSON formats take a record that is already a JSON object's bytes, with
  * no `\u` escape and no `datePrefix` in it (else it is parsed): its opening `{`
- * becomes `head(time)`, which carries the date key. The bytes of `head` are shared:
- * copy them at once.
+ * becomes `head(time)`, which carries the date key. Callers keep the head of the
+ * last time (lines come in bursts that share one).
  */
 export interface Splice {
   head: (time: EventTime) => Buffer
