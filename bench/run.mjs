@@ -14,8 +14,14 @@ import { freeport } from './freeport.mjs'
 
 const quick = process.argv.includes('--quick')
 const REPS = quick ? 1 : 5
-const COUNTS = quick ? { '100B': 20_000, '250B': 20_000, '4KiB': 2_000 } : { '100B': 300_000, '250B': 200_000, '4KiB': 30_000 }
-const CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf', 'winston-stream', 'winston-ws']
+const ALL_COUNTS = quick ? { '100B': 20_000, '250B': 20_000, '4KiB': 2_000 } : { '100B': 300_000, '250B': 200_000, '4KiB': 30_000 }
+const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf', 'winston-stream', 'winston-ws']
+// A partial run, e.g. to compare one change: BENCH_SIZES=250B BENCH_CASES=pino-socket,pino-ws-msgpack.
+// The baselines each ratio needs are always kept.
+const pick = (all, list, keep = []) => list === undefined ? all : all.filter((name) => list.split(',').includes(name) || keep.includes(name))
+const COUNTS = Object.fromEntries(pick(Object.keys(ALL_COUNTS), process.env.BENCH_SIZES).map((size) => [size, ALL_COUNTS[size]]))
+const CASES = pick(ALL_CASES, process.env.BENCH_CASES, ['pino-file', 'pino-socket', 'winston-stream'])
+const PARTIAL = process.env.BENCH_SIZES !== undefined || process.env.BENCH_CASES !== undefined
 const here = new URL('.', import.meta.url).pathname
 
 /** A child process whose stdout is JSON lines, read one at a time. */
@@ -83,6 +89,32 @@ for (const size of Object.keys(COUNTS)) {
 }
 ws.child.kill()
 tcp.child.kill()
+const ratio = (size, kase, base) => results.throughput[size][kase].median / results.throughput[size][base].median
+function throughputTable () {
+  const table = []
+  for (const size of Object.keys(COUNTS)) {
+    for (const kase of CASES) {
+      const r = results.throughput[size][kase]
+      table.push({
+        size,
+        case: kase,
+        'records/s': Math.round(r.median),
+        spread: `${Math.round(r.min)}-${Math.round(r.max)}`,
+        'x pino/file': ratio(size, kase, 'pino-file').toFixed(2),
+        'x pino-socket': ratio(size, kase, 'pino-socket').toFixed(2),
+        'cpu us/rec': r.cpuMicrosPerRecord.toFixed(2),
+        'worker us/rec': r.workerCpuMicrosPerRecord === null ? '' : r.workerCpuMicrosPerRecord.toFixed(2)
+      })
+    }
+  }
+  return table
+}
+
+if (PARTIAL) {
+  console.log(`pino-websocket benchmarks (partial): node ${process.version}, ${REPS} repetition(s)`)
+  console.table(throughputTable())
+  process.exit(0)
+}
 
 // Latency: default options, a steady 5 000 records/s, json_lines so the receiver reads each `sent`.
 {
@@ -127,7 +159,6 @@ async function outage (target) {
 }
 
 // Ratios and goals (issue 5).
-const ratio = (size, kase, base) => results.throughput[size][kase].median / results.throughput[size][base].median
 const goals = []
 for (const size of Object.keys(COUNTS)) {
   const want = { 'pino-ws-json_lines': 0.95, 'pino-ws-json': 0.9, 'pino-ws-json_stream': 0.9, 'pino-ws-msgpack': 0.9, 'pino-ws-gelf': 0.85 }
@@ -143,24 +174,8 @@ goals.push({ size: '250B', goal: 'outage RSS growth <= maxQueueBytes + 30 MiB', 
 results.goals = goals
 writeFileSync(here + 'results.json', JSON.stringify(results, null, 2) + '\n')
 
-const table = []
-for (const size of Object.keys(COUNTS)) {
-  for (const kase of CASES) {
-    const r = results.throughput[size][kase]
-    table.push({
-      size,
-      case: kase,
-      'records/s': Math.round(r.median),
-      spread: `${Math.round(r.min)}-${Math.round(r.max)}`,
-      'x pino/file': ratio(size, kase, 'pino-file').toFixed(2),
-      'x pino-socket': ratio(size, kase, 'pino-socket').toFixed(2),
-      'cpu us/rec': r.cpuMicrosPerRecord.toFixed(2),
-      'worker us/rec': r.workerCpuMicrosPerRecord === null ? '' : r.workerCpuMicrosPerRecord.toFixed(2)
-    })
-  }
-}
 console.log(`pino-websocket benchmarks: node ${process.version}, ${results.machine.cpus} x ${results.machine.model}, ${REPS} repetition(s)${quick ? ' (quick)' : ''}`)
-console.table(table)
+console.table(throughputTable())
 console.log(`latency at 5 000 records/s: p50 ${results.latency.p50.toFixed(2)} ms, p99 ${results.latency.p99.toFixed(2)} ms, max ${results.latency.max.toFixed(2)} ms (${results.latency.records} records)`)
 const MiB = (n) => (n / 1048576).toFixed(1)
 console.log(`outage ${results.memory.seconds} s at 10 000 records/s: RSS ${MiB(results.memory.baseline)} -> ${MiB(results.memory.peak)} MiB (+${MiB(results.memory.growth)}; pino/file under the same load +${MiB(results.memory.pinoFileGrowth)}), ${results.memory.dropped} of ${results.memory.logged} dropped`)

@@ -7,7 +7,8 @@ import { ExtensionCodec, decodeMulti } from '@msgpack/msgpack'
 import { createEncoder, decodeMessage, resolveOptions, type LogEvent } from '../src/index.js'
 import { createDateFormatter, formatDate, formatDouble } from '../src/encoders/dates.js'
 
-const VECTORS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'fluent-bit-vectors')
+// Copied from ../shared/fluent-bit-vectors, so the tests need nothing outside the repository.
+const VECTORS = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fluent-bit-vectors')
 
 interface Vector {
   config: Record<string, unknown>
