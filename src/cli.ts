@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { WebSocketServer } from 'ws'
-import { Connection } from './connection.js'
+import { Client } from './client.js'
 import { decodeMessage } from './encoders/decode.js'
 import { timeOf } from './encoders/dates.js'
 import { resolveOptions, type Options } from './options.js'
@@ -61,7 +61,7 @@ async function main (argv: string[]): Promise<number> {
 
 /** Pipe mode: every JSON line on stdin becomes a record; other lines are counted and skipped. */
 async function send (options: Options, echo: boolean): Promise<number> {
-  const connection = new Connection(resolveOptions(options))
+  const connection = new Client(resolveOptions(options))
   connection.on('warn', ({ message }) => process.stderr.write(`pino-websocket: ${message}\n`))
   connection.on('drop', ({ reason, count }) => process.stderr.write(`pino-websocket: dropped ${count} record(s): ${reason}\n`))
   // A second signal (or the first when stdin is still open) ends the pipe: deliver what we have, then stop.

@@ -31,3 +31,10 @@ export function describe (value: unknown): string {
   const type = Array.isArray(value) ? 'array' : typeof value
   return `\`${text}\` (${type})`
 }
+
+/** `text` with every occurrence of each secret replaced by `…`. */
+export function redact (text: string, secrets: readonly string[]): string {
+  let result = text
+  for (const secret of secrets) result = result.split(secret).join('…')
+  return result
+}

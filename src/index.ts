@@ -4,4 +4,4 @@ export { createEncoder, type Encoder, type EncoderOptions, type LogEvent, type J
 export { decodeMessage, type DecodeOptions } from './encoders/decode.js'
 export { resolveOptions, type Options, type ResolvedOptions, type Format, type DateFormat, type Overflow, type Delivery } from './options.js'
 export { InvalidOptionError, ERR_INVALID_OPTION } from './errors.js'
-export type { Stats, ConnectionEvents } from './connection.js'
+export type { Stats, ClientEvents } from './client.js'

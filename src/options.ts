@@ -131,6 +131,8 @@ export interface ResolvedOptions {
   readonly keepaliveIdleTimeout: number
   readonly fallbackFile: string | undefined
   readonly tls: Readonly<{ rejectUnauthorized: boolean, ca?: string | string[], cert?: string, key?: string, servername?: string }>
+  /** Strings that may never appear in anything we emit (userinfo, query, header values); see `redact`. */
+  readonly secrets: readonly string[]
   /** Unknown keys, for a `warn` event: configuration mistakes should be visible but not fatal. */
   readonly unknownKeys: readonly string[]
 }
@@ -214,10 +216,14 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     throw new InvalidOptionError(name('ca'), 'a PEM string or an array of them', ca, { secret: true })
   }
 
+  const headers = Object.freeze(resolveHeaders(name('headers'), get('headers')))
+  const parsed = new URL(url)
+  const secrets = [parsed.username, parsed.password, parsed.search.slice(1), ...Object.values(headers)].filter((secret) => secret.length >= 3)
+
   return Object.freeze({
     url,
     endpoint,
-    headers: Object.freeze(resolveHeaders(name('headers'), get('headers'))),
+    headers,
     format,
     jsonDateKey: resolveDateKey(name('jsonDateKey'), get('jsonDateKey')),
     jsonDateFormat: resolveDateFormat(name('jsonDateFormat'), get('jsonDateFormat')),
@@ -245,6 +251,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
       key: optionalString(name('key'), get('key'), true),
       servername: optionalString(name('servername'), get('servername'))
     }),
+    secrets: Object.freeze(secrets),
     unknownKeys: Object.freeze(unknownKeys)
   })
 }

@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { Connection, type ConnectionEvents } from './connection.js'
+import { Client, type ClientEvents } from './client.js'
+import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type Options } from './options.js'
 
-const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
+const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 
 /** What pino sends its worker when it is told it may (`pinoWillSendConfig`). */
 interface PinoConfig {
@@ -22,52 +23,54 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Wri
   const resolved = resolveOptions(ours)
   // pino's messageKey is GELF's short_message unless the options name another key.
   const { messageKey } = await pinoConfig()
-  const connection = new Connection(resolved.gelfShortMessageKey === undefined && typeof messageKey === 'string' && messageKey !== 'msg'
+  const client = new Client(resolved.gelfShortMessageKey === undefined && typeof messageKey === 'string' && messageKey !== 'msg'
     ? { ...resolved, gelfShortMessageKey: messageKey }
     : resolved)
   const emit = eventForwarder()
-  for (const name of EVENTS) connection.on(name, (payload: unknown) => emit(name, payload))
-  return new LineStream(connection, () => emit('stats', connection.stats()))
+  for (const name of EVENTS) client.on(name, (payload: unknown) => emit(name, payload))
+  return new LineStream(client, () => emit('stats', client.stats()))
 }
 
 /**
  * What thread-stream writes pino's output to: text chunks of whole characters,
  * holding any number of lines (the last one maybe unfinished). They go straight
- * into the connection's queue, so writing never waits on the network and pino's
+ * into the client's queue, so writing never waits on the network and pino's
  * buffer keeps draining while we are offline. The chunks are not split into a
- * stream of lines (split2, as pino-abstract-transport does): the connection
- * takes them whole, and splices each line's bytes into its queue.
+ * stream of lines (split2, as pino-abstract-transport does): an NdjsonReader
+ * takes them whole, and splices each line's bytes into the queue.
  */
 class LineStream extends Writable {
-  readonly #connection: Connection
+  readonly #client: Client
+  readonly #reader: NdjsonReader
   readonly #emitStats: () => void
 
-  constructor (connection: Connection, emitStats: () => void) {
+  constructor (client: Client, emitStats: () => void) {
     super({ decodeStrings: false })
-    this.#connection = connection
+    this.#client = client
+    this.#reader = new NdjsonReader(client)
     this.#emitStats = emitStats
   }
 
   override _write (chunk: string | Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.#connection.writeLines(typeof chunk === 'string' ? chunk : chunk.toString())
+    this.#reader.write(typeof chunk === 'string' ? chunk : chunk.toString())
     callback()
   }
 
   override _final (callback: () => void): void {
-    this.#connection.endLines()
-    void this.#connection.close().then(() => {
+    this.#reader.end()
+    void this.#client.close().then(() => {
       this.#emitStats()
       callback()
     })
   }
 
   override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {
-    void this.#connection.close().then(() => callback(error))
+    void this.#client.close().then(() => callback(error))
   }
 
   /** thread-stream calls this on `logger.flush(cb)` (its worker awaits a one-argument flush). */
   flush (callback: () => void): void {
-    void this.#connection.flush().then(() => {
+    void this.#client.flush().then(() => {
       this.#emitStats()
       callback()
     })

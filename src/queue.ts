@@ -82,9 +82,23 @@ export class RecordQueue {
       this.#onEvict(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))
       return
     }
-    const offset = this.reserve(length)
+    const offset = this.#reserve(length)
     if (typeof chunk === 'string') this.#ring.write(chunk, offset, length, 'utf8')
     else this.#ring.set(chunk, offset)
+  }
+
+  /**
+   * Add a record made of `head` and then `source[start, end)`, and `terminator`
+   * when given, copied straight into the ring: the one copy of a spliced line's
+   * bytes. `length` is their total; only for a record the queue {@link accepts}.
+   */
+  pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined, length: number): void {
+    const offset = this.#reserve(length)
+    const ring = this.#ring
+    // The head is short: a loop beats Buffer#copy, which makes a view for each call.
+    for (let i = 0; i < head.length; i++) ring[offset + i] = head[i]
+    source.copy(ring, offset + head.length, start, end)
+    if (terminator !== undefined) ring[offset + length - 1] = terminator
   }
 
   /** Whether a record of `length` bytes is taken: always, unless `drop_newest` finds the queue full. */
@@ -92,12 +106,8 @@ export class RecordQueue {
     return this.#overflow !== 'drop_newest' || this.#bytes + length <= this.#maxBytes
   }
 
-  /**
-   * Add a record of `length` bytes that the caller writes itself, at once, into
-   * {@link ring} from the offset returned; evicts older records as needed. Only
-   * for a record the queue {@link accepts}.
-   */
-  reserve (length: number): number {
+  /** Room for a record of `length` bytes, at the offset returned; evicts older records as needed. */
+  #reserve (length: number): number {
     while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictHead()
     let offset = this.#place(length)
     while (offset === -1) {
@@ -111,9 +121,6 @@ export class RecordQueue {
     this.#bytes += length
     return offset
   }
-
-  /** The byte ring that {@link reserve} hands out offsets of; it changes when the ring grows. */
-  get ring (): Buffer { return this.#ring }
 
   /**
    * Mark the next unsent records as sent and return them as views of the ring:

@@ -1,10 +1,10 @@
 import TransportStream from 'winston-transport'
-import { Connection, type ConnectionEvents, type Stats } from './connection.js'
+import { Client, type ClientEvents, type Stats } from './client.js'
 import { timeOf } from './encoders/dates.js'
 import { InvalidOptionError } from './errors.js'
 import { resolveOptions, type Options } from './options.js'
 
-const EVENTS: ReadonlyArray<keyof ConnectionEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
+const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 
 /**
  * Options of {@link WebSocketTransport}: ours plus winston's own. `format` is
@@ -21,7 +21,7 @@ export interface WebSocketTransportOptions extends Omit<Options, 'format'>, Tran
  * @throws {InvalidOptionError} when an option is wrong
  */
 export class WebSocketTransport extends TransportStream {
-  readonly #connection: Connection
+  readonly #client: Client
 
   constructor (options: WebSocketTransportOptions = {}) {
     const { level, format, silent, handleExceptions, handleRejections, ...rest } = options
@@ -29,12 +29,12 @@ export class WebSocketTransport extends TransportStream {
       throw new InvalidOptionError('format', 'a winston format (the wire format is `wireFormat`)', format)
     }
     super({ level, format, silent, handleExceptions, handleRejections })
-    this.#connection = new Connection(resolveOptions(rest))
-    for (const name of EVENTS) this.#connection.on(name, (payload: unknown) => this.emit(name, payload))
+    this.#client = new Client(resolveOptions(rest))
+    for (const name of EVENTS) this.#client.on(name, (payload: unknown) => this.emit(name, payload))
   }
 
   override log (info: Record<string, unknown>, callback: () => void): void {
-    this.#connection.write({ time: timeOf(info.timestamp), record: info })
+    this.#client.write({ time: timeOf(info.timestamp), record: info })
     // winston's convention: 'logged' once the record is taken, asynchronously.
     setImmediate(() => this.emit('logged', info))
     callback()
@@ -42,21 +42,21 @@ export class WebSocketTransport extends TransportStream {
 
   /** Counters: accepted, delivered, dropped by reason, pending, resent, reconnects. */
   stats (): Stats {
-    return this.#connection.stats()
+    return this.#client.stats()
   }
 
   /** Resolves once every queued record is confirmed, or after `closeTimeout`. Never rejects. */
   flush (): Promise<void> {
-    return this.#connection.flush()
+    return this.#client.flush()
   }
 
   /** Called by winston on `logger.close()` and when the transport is removed. */
   override close (): void {
-    void this.#connection.close()
+    void this.#client.close()
   }
 
   override _final (callback: (error?: Error | null) => void): void {
-    void this.#connection.close().then(() => callback())
+    void this.#client.close().then(() => callback())
   }
 }
 

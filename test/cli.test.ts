@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
-import { Connection } from '../src/connection.js'
+import { Client } from '../src/client.js'
 import { resolveOptions } from '../src/index.js'
 import { freePort, range, startServer, waitFor } from './helpers.js'
 
@@ -33,7 +33,7 @@ describe('pino-websocket CLI', () => {
     let stdout = ''
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
     await once(child.stderr, 'data')
-    const connection = new Connection(resolveOptions({ port }))
+    const connection = new Client(resolveOptions({ port }))
     for (const seq of range(3)) connection.write({ time: { sec: 1700000000, nsec: seq }, record: { seq } })
     await connection.close()
     await waitFor(() => stdout.split('\n').length > 3, 'three lines')

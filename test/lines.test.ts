@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { Connection } from '../src/connection.js'
+import { Client } from '../src/client.js'
 import { timeFromMillis, timeOf } from '../src/encoders/dates.js'
-import { LineBuffer, leadingTime } from '../src/encoders/lines.js'
+import { LineBuffer, NdjsonReader, leadingTime } from '../src/ndjson.js'
 import { createEncoder, decodeMessage, resolveOptions, type Format } from '../src/index.js'
 import { freePort, startServer } from './helpers.js'
 
@@ -26,7 +26,7 @@ const LINES = [
   `{"level":30,"time":1.5,"msg":"fractional time"}`
 ]
 
-/** What writeLines must produce: the event each line makes when parsed. */
+/** What NdjsonReader must produce: the event each line makes when parsed. */
 function expectedEvents (lines: string[]): Array<{ time: { sec: number, nsec: number }, json: string }> {
   return lines.map((line) => {
     const text = line.endsWith('\r') ? line.slice(0, -1) : line
@@ -94,11 +94,12 @@ describe('JSON lines', () => {
   })
 
   for (const format of ['json_lines', 'json', 'json_stream', 'msgpack', 'gelf'] as Format[]) {
-    test(`${format}: writeLines sends what write() sends for the same lines, whatever the chunking`, async () => {
+    test(`${format}: NdjsonReader sends what write() sends for the same lines, whatever the chunking`, async () => {
       const server = await startServer({ format })
-      const connection = new Connection(resolveOptions({ port: server.port, format }))
+      const connection = new Client(resolveOptions({ port: server.port, format }))
       const text = LINES.join('\n') + '\n'
-      for (const piece of chunks(text, 7)) connection.writeLines(piece)
+      const reader = new NdjsonReader(connection)
+      for (const piece of chunks(text, 7)) reader.write(piece)
       await connection.flush()
       const encoder = createEncoder({ format })
       const expected = encoder.encode(expectedEvents(LINES)).flatMap((message) => decodeMessage(message.data, { format }))
@@ -115,13 +116,14 @@ describe('JSON lines', () => {
     })
   }
 
-  test('lines that are not JSON objects are dropped as unencodable; the rest flow on; the last line waits for endLines()', async () => {
+  test('lines that are not JSON objects are dropped as unencodable; the rest flow on; the last line waits for end()', async () => {
     const server = await startServer({ format: 'json_lines' })
-    const connection = new Connection(resolveOptions({ port: server.port, format: 'json_lines' }))
-    connection.writeLines(`not json\n[1,2]\n{"time":${T},"seq":1}\n"text"\n{"time":${T},"bad":"\\ud800"}\n\n{}\n{"time":${T},"seq":2}`)
+    const connection = new Client(resolveOptions({ port: server.port, format: 'json_lines' }))
+    const reader = new NdjsonReader(connection)
+    reader.write(`not json\n[1,2]\n{"time":${T},"seq":1}\n"text"\n{"time":${T},"bad":"\\ud800"}\n\n{}\n{"time":${T},"seq":2}`)
     await connection.flush()
     assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined])
-    connection.endLines()
+    reader.end()
     await connection.flush()
     assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined, 2])
     assert.ok(Math.abs(server.events[1].time.sec - Date.now() / 1000) < 5, 'a record with no time gets the time of writing')
@@ -136,14 +138,15 @@ describe('JSON lines', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pino-ws-lines-'))
     const fallbackFile = join(dir, 'fallback.ndjson')
     const port = await freePort()
-    const connection = new Connection(resolveOptions({ port, format: 'json_lines', maxQueueBytes: 1024, maxMessageBytes: 1024, overflow: 'drop_newest', closeTimeout: 50, fallbackFile }))
+    const connection = new Client(resolveOptions({ port, format: 'json_lines', maxQueueBytes: 1024, maxMessageBytes: 1024, overflow: 'drop_newest', closeTimeout: 50, fallbackFile }))
     const line = (seq: number, pad = 0): string => `{"level":30,"time":${T},"seq":${seq},"pad":"${'x'.repeat(pad)}"}`
-    connection.writeLines([line(0, 400), line(1, 400), line(2, 400), line(3, 1100)].join('\n') + '\n')
+    const reader = new NdjsonReader(connection)
+    reader.write([line(0, 400), line(1, 400), line(2, 400), line(3, 1100)].join('\n') + '\n')
     const stats = connection.stats()
     assert.equal(stats.dropped.oversized, 1)
     assert.ok(stats.dropped.overflow >= 1, 'a queue of 1 KiB holds two of these records')
     await connection.close()
-    connection.writeLines(line(4) + '\n')
+    reader.write(line(4) + '\n')
     const after = connection.stats()
     assert.equal(after.dropped.shutdown, 5 - after.dropped.oversized - after.dropped.overflow)
     const written = readFileSync(fallbackFile, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as { seq: number, date: number })

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { RecordQueue } from '../src/queue.js'
-import { Backoff } from '../src/backoff.js'
 
 const text = (parts: Buffer[]): string => Buffer.concat(parts).toString()
 
@@ -93,16 +92,5 @@ describe('RecordQueue', () => {
     queue.takeBatch(Infinity, 0)
     queue.confirm(queue.sentEnd)
     assert.equal(queue.capacity, 0)
-  })
-})
-
-describe('Backoff', () => {
-  test('full jitter under a ceiling that doubles up to the cap, and resets', () => {
-    const backoff = new Backoff(100, 1000, () => 0.999)
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => backoff.next()), [99, 199, 399, 799, 999, 999])
-    assert.equal(backoff.attempt, 6)
-    backoff.reset()
-    assert.equal(backoff.next(), 99)
-    assert.equal(new Backoff(100, 1000, () => 0).next(), 0)
   })
 })

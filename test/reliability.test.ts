@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
-import { Connection, type ConnectionEvents, type Stats } from '../src/connection.js'
+import { Client, type ClientEvents, type Stats } from '../src/client.js'
 import { resolveOptions, type Options } from '../src/index.js'
 import { ChaosProxy } from './chaos-proxy.js'
 import { freePort, range, sequence, startServer, waitFor, type TestServer } from './helpers.js'
@@ -19,8 +19,8 @@ const time = { sec: 1700000000, nsec: 0 }
 const FAST = { reconnectDelay: 20, maxReconnectDelay: 200 }
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-function connect (options: Options | Record<string, unknown>): Connection {
-  return new Connection(resolveOptions({ ...FAST, ...options }))
+function connect (options: Options | Record<string, unknown>): Client {
+  return new Client(resolveOptions({ ...FAST, ...options }))
 }
 
 function assertAccounting (stats: Stats): void {
@@ -28,9 +28,9 @@ function assertAccounting (stats: Stats): void {
   assert.equal(stats.accepted, stats.delivered + dropped + stats.pending, `accounting: ${JSON.stringify(stats)}`)
 }
 
-function collect<K extends keyof ConnectionEvents> (connection: Connection, name: K): Array<ConnectionEvents[K][0]> {
-  const events: Array<ConnectionEvents[K][0]> = []
-  connection.on(name, ((payload: ConnectionEvents[K][0]) => events.push(payload)) as never)
+function collect<K extends keyof ClientEvents> (connection: Client, name: K): Array<ClientEvents[K][0]> {
+  const events: Array<ClientEvents[K][0]> = []
+  connection.on(name, ((payload: ClientEvents[K][0]) => events.push(payload)) as never)
   return events
 }
 

@@ -1,6 +1,6 @@
 import type { Format, ResolvedOptions } from '../options.js'
 import type { Chunk } from '../queue.js'
-import type { EventTime } from './dates.js'
+import { timeFromMillis, type EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
@@ -51,14 +51,8 @@ export interface Encoder {
   readonly overhead: number
   /** The byte each record ends with: a line feed (`json_lines`, `gelf`), `json`'s comma, or none. */
   readonly terminator: number | undefined
-  /** For the JSON formats: how a record that is already JSON bytes is taken without a parse. */
-  readonly splice: Splice | undefined
-  /**
-   * For msgpack: a record that is a JSON object's UTF-8 bytes, encoded with no
-   * parse (a view, valid until the next call). Throws on what it does not take;
-   * {@link encodeRecord} of the text then decides.
-   */
-  readonly transcode: ((time: EventTime, json: Buffer, start: number, end: number) => Uint8Array) | undefined
+  /** How a line of JSON is taken without a parse (spliced or transcoded); undefined: it is parsed. */
+  readonly lineCodec: LineCodec | undefined
   /**
    * A record as it goes into a message: text, or bytes that stay valid only
    * until the next call (copy them). Throws when the record cannot be encoded.
@@ -74,7 +68,65 @@ export interface Encoder {
   encode<E extends LogEvent | JsonEvent> (events: Iterable<E>, onDrop?: (reason: DropReason, event: E, error?: Error) => void): Message[]
 }
 
+/**
+ * How a format takes a line of JSON (pino's) without parsing it. A line holding
+ * one of the `needles` is never offered; `take` returns false for a line it
+ * does not take, which is then parsed.
+ */
+export interface LineCodec {
+  readonly needles: readonly Buffer[]
+  /** Hand the line `line[start, end)`, whose time is `ms`, to the sink as bytes. */
+  take (ms: number, line: Buffer, start: number, end: number, sink: LineSink): boolean
+}
+
+/** What a {@link LineCodec} hands its bytes to. */
+export interface LineSink {
+  pushEncoded (record: Uint8Array): void
+  pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void
+}
+
 const OPEN_BRACKET = Buffer.from('[')
+const BACKSLASH_U = Buffer.from('\\u')
+const CLOSE_BRACE = 0x7d
+
+/** The JSON formats: the line's `{` becomes the head with the date, the rest is copied as it is. */
+function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec {
+  // Lines come in bursts that share a millisecond: the head of the last one is kept.
+  let head: Buffer = Buffer.alloc(0)
+  let headMs = -1
+  return {
+    // A \u escape may spell the date key or a lone surrogate: such lines are parsed.
+    needles: splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix],
+    take (ms, line, start, end, sink) {
+      if (end - start <= 2 || line[end - 1] !== CLOSE_BRACE) return false
+      if (ms !== headMs) {
+        head = splice.head(timeFromMillis(ms))
+        headMs = ms
+      }
+      sink.pushSpliced(head, line, start + 1, end, terminator)
+      return true
+    }
+  }
+}
+
+/** msgpack: the line's bytes transcoded, with no parse. */
+function transcodeCodec (): LineCodec {
+  const transcode = createJsonToMsgpack()
+  return {
+    needles: [],
+    take (ms, line, start, end, sink) {
+      let record: Uint8Array
+      try {
+        record = transcode(timeFromMillis(ms), line, start, end)
+      } catch {
+        // Not a record the transcoder takes: the parse path decides what it is.
+        return false
+      }
+      sink.pushEncoded(record)
+      return true
+    }
+  }
+}
 
 const INVALID_STRING = 'the record holds an invalid string (a lone UTF-16 surrogate)'
 
@@ -90,8 +142,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
   const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
   const isJsonArray = format === 'json'
   let encodeRecord: (event: LogEvent | JsonEvent) => Chunk
-  let splice: Splice | undefined
-  let transcode: Encoder['transcode']
+  let lineCodec: LineCodec | undefined
   // json_lines and GELF end each record with a line feed; json with the comma
   // before the next (so a batch of records is one stretch of the queue's ring).
   const terminator = format === 'json_lines' || format === 'gelf' ? 0x0a : isJsonArray ? 0x2c : undefined
@@ -99,7 +150,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
-    transcode = createJsonToMsgpack()
+    lineCodec = transcodeCodec()
     encodeRecord = (event) => {
       if ('json' in event ? hasLoneSurrogateEscape(event.json) : hasLoneSurrogate(event.record)) throw new TypeError(INVALID_STRING)
       return 'json' in event
@@ -121,7 +172,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
         : encodeGelf(event.time, event.record, event.metadata)
     } else {
       const json = createJsonRecordEncoder(options.jsonDateKey ?? 'date', options.jsonDateFormat ?? 'double')
-      splice = json.splice
+      lineCodec = spliceCodec(json.splice, terminator)
       encodeText = (event) => 'json' in event
         ? json.spliceJsonLine(event.time, event.json)
         : json.encodeJsonRecord(event.time, event.record, event.metadata)
@@ -148,8 +199,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     binary: format === 'msgpack',
     overhead,
     terminator,
-    splice,
-    transcode,
+    lineCodec,
     encodeRecord,
     frame,
     encode (events, onDrop) {

@@ -4,23 +4,23 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { Connection } from '../src/connection.js'
+import { Client } from '../src/client.js'
 import { resolveOptions } from '../src/index.js'
 import { freePort, range, sequence, startServer, waitFor } from './helpers.js'
 
 const time = { sec: 1700000000, nsec: 0 }
 const fast = { reconnectDelay: 20, maxReconnectDelay: 200 }
 
-function assertAccounting (connection: Connection): void {
+function assertAccounting (connection: Client): void {
   const stats = connection.stats()
   const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0)
   assert.equal(stats.accepted, stats.delivered + dropped + stats.pending, `accounting: ${JSON.stringify(stats)}`)
 }
 
-describe('Connection', () => {
+describe('Client', () => {
   test('delivers records in order as binary msgpack messages and confirms them', async () => {
     const server = await startServer()
-    const connection = new Connection(resolveOptions({ port: server.port }))
+    const connection = new Client(resolveOptions({ port: server.port }))
     for (const seq of range(500)) connection.write({ time, record: { seq } })
     await connection.flush()
     assert.deepEqual(server.events.map((e) => e.record.seq), range(500))
@@ -34,7 +34,7 @@ describe('Connection', () => {
 
   test('sends the configured headers in order and adds the missing slash to the URI', async () => {
     const server = await startServer({ format: 'json_lines' })
-    const connection = new Connection(resolveOptions({ port: server.port, uri: 'some/path?x=1', format: 'json_lines', headers: ['X-Key value', 'X-Api-Token abc123', 'X-Spaces a b c'] }))
+    const connection = new Client(resolveOptions({ port: server.port, uri: 'some/path?x=1', format: 'json_lines', headers: ['X-Key value', 'X-Api-Token abc123', 'X-Spaces a b c'] }))
     connection.write({ time, record: { seq: 0 } })
     await connection.flush()
     const [handshake] = server.handshakes
@@ -50,7 +50,7 @@ describe('Connection', () => {
 
   test('server down at start and up 2 s later: every record arrives, in order, with no error', async () => {
     const port = await freePort()
-    const connection = new Connection(resolveOptions({ port, ...fast }))
+    const connection = new Client(resolveOptions({ port, ...fast }))
     const reconnecting: unknown[] = []
     connection.on('reconnecting', (event) => reconnecting.push(event))
     for (const seq of range(100)) connection.write({ time, record: { seq } })
@@ -70,7 +70,7 @@ describe('Connection', () => {
   test('server restarted mid-stream: delivery resumes on a fresh handshaked connection, nothing lost', async () => {
     let server = await startServer()
     const { port } = server
-    const connection = new Connection(resolveOptions({ port, ...fast }))
+    const connection = new Client(resolveOptions({ port, ...fast }))
     const seen: string[] = []
     connection.on('open', () => seen.push('open'))
     connection.on('disconnect', () => seen.push('disconnect'))
@@ -96,7 +96,7 @@ describe('Connection', () => {
 
   test('flush() and close() resolve by the deadline with the server down; leftovers are counted as shutdown', async () => {
     const port = await freePort()
-    const connection = new Connection(resolveOptions({ port, closeTimeout: 300, ...fast }))
+    const connection = new Client(resolveOptions({ port, closeTimeout: 300, ...fast }))
     for (const seq of range(10)) connection.write({ time, record: { seq } })
     const started = Date.now()
     await connection.flush()
@@ -115,7 +115,7 @@ describe('Connection', () => {
   test('a record written after close() goes to the fallback file, with no throw (one JSON record per line, json too)', async () => {
     for (const format of ['json_lines', 'json'] as const) {
       const fallbackFile = join(mkdtempSync(join(tmpdir(), 'pino-websocket-')), 'dropped.ndjson')
-      const connection = new Connection(resolveOptions({ port: await freePort(), format, closeTimeout: 50, fallbackFile }))
+      const connection = new Client(resolveOptions({ port: await freePort(), format, closeTimeout: 50, fallbackFile }))
       connection.write({ time, record: { seq: 0 } })
       await connection.close()
       connection.write({ time, record: { seq: 1 } })
@@ -127,7 +127,7 @@ describe('Connection', () => {
 
   test('oversized and unencodable records are dropped and counted, their neighbours arrive', async () => {
     const server = await startServer({ format: 'json_lines' })
-    const connection = new Connection(resolveOptions({ port: server.port, format: 'json_lines', maxMessageBytes: 1024 }))
+    const connection = new Client(resolveOptions({ port: server.port, format: 'json_lines', maxMessageBytes: 1024 }))
     const drops: unknown[] = []
     connection.on('drop', (event) => drops.push(event))
     const circular: Record<string, unknown> = { seq: -1 }
@@ -151,7 +151,7 @@ describe('Connection', () => {
 
   test('a full queue drops the oldest records and counts them', async () => {
     const port = await freePort()
-    const connection = new Connection(resolveOptions({ port, format: 'json_lines', maxMessageBytes: 1024, maxQueueBytes: 1024, closeTimeout: 100 }))
+    const connection = new Client(resolveOptions({ port, format: 'json_lines', maxMessageBytes: 1024, maxQueueBytes: 1024, closeTimeout: 100 }))
     for (const seq of range(100)) connection.write({ time, record: { seq, pad: 'x'.repeat(50) } })
     const stats = connection.stats()
     assert.ok(stats.dropped.overflow > 0)
@@ -166,7 +166,7 @@ describe('Connection', () => {
   })
 
   test('unknown options become a warn event, not an error', async () => {
-    const connection = new Connection(resolveOptions({ port: await freePort(), colour: 'blue', closeTimeout: 0 } as object))
+    const connection = new Client(resolveOptions({ port: await freePort(), colour: 'blue', closeTimeout: 0 } as object))
     const [warning] = await once(connection, 'warn') as [{ code: string, message: string }]
     assert.equal(warning.code, 'PINO_WS_WARN_UNKNOWN_OPTION')
     assert.match(warning.message, /`colour`/)

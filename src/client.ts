@@ -1,0 +1,477 @@
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import { Backoff, retryDelay } from './backoff.js'
+import { Connection, type CloseInfo } from './connection.js'
+import { decodeMessage } from './encoders/decode.js'
+import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LineCodec, type LogEvent } from './encoders/index.js'
+import { redact } from './errors.js'
+import { unwatchExit, watchExit } from './exit-hooks.js'
+import { FallbackFile } from './fallback.js'
+import type { RecordSink } from './ndjson.js'
+import type { ResolvedOptions } from './options.js'
+import { RecordQueue, type Chunk } from './queue.js'
+
+/*
+ * The engine: it knows nothing of pino or winston. Adapters hand it records (or
+ * an NdjsonReader does) and call flush() and close(); it owns the queue, the
+ * reconnect policy, batching and confirmation, and speaks to the server through
+ * one Connection at a time.
+ *
+ *              write() / start                    'open'
+ *     idle ─────────────────────► connecting ───────────────► open ◄─┐ pump(): one message per batch,
+ *      ▲                            ▲      │                   │  └─┘ confirmed by a pong
+ *      │               retry timer  │      │ failed             │ lost, pong timeout
+ *      │                            │      ▼                    ▼
+ *      │                           waiting ◄────────────────────┤   (backoff with full jitter,
+ *      │                                                        │    Retry-After, 4xx slowed down)
+ *      └───── idle-closing ◄──── keepaliveIdleTimeout, queue empty
+ *
+ *   close(): from any state, keep sending until everything is confirmed or
+ *   closeTimeout passes, then close 1000 (terminate if the server does not answer),
+ *   count leftovers as dropped (shutdown) and end in `closed`.
+ *
+ * Invariants: at most one Connection exists at a time, and it is written to only
+ * after its own handshake; a network failure never throws, rejects or emits
+ * 'error' (it becomes a 'disconnect'/'reconnecting' event and a retry); every
+ * accepted record ends delivered, dropped with a reason, or pending:
+ * accepted = delivered + dropped + pending.
+ */
+
+const debug = debuglog('pino-websocket')
+
+/** How long close() waits for the server's close frame before terminating. */
+const CLOSE_HANDSHAKE_TIMEOUT = 1000
+/** Connections that must time out on pongs, with no pong ever seen, before the server is taken for one that never answers pings. */
+const NO_PONG_CONNECTIONS = 2
+/** Close code of a message too big for the server (RFC 6455 7.4.1). */
+const MESSAGE_TOO_BIG = 1009
+
+type State = 'idle' | 'connecting' | 'open' | 'idle-closing' | 'waiting' | 'closed'
+
+/** Counters since the transport started. */
+export interface Stats {
+  /** Records handed to the transport. */
+  accepted: number
+  /** Records the server confirmed (at-least-once) or that were written to the socket (at-most-once). */
+  delivered: number
+  /** Records given up, by reason. */
+  dropped: Record<DropReason, number>
+  /** Records held: waiting to be sent or to be confirmed. */
+  pending: number
+  /** Records sent again after a reconnect because their first sending was not confirmed. */
+  resent: number
+  /** Connection attempts after the first. */
+  reconnects: number
+  /** Pings that were not answered within `pongTimeout`. */
+  pongTimeouts: number
+  /** The delivery mode in force: `at-most-once` after a server was found never to answer pings. */
+  delivery: ResolvedOptions['delivery']
+}
+
+/** Payloads of the events; all plain data, so they cross pino's worker boundary. */
+export interface ClientEvents {
+  open: [{ endpoint: string }]
+  disconnect: [{ endpoint: string, code: number, reason: string }]
+  reconnecting: [{ endpoint: string, attempt: number, delay: number, error?: string, status?: number }]
+  drop: [{ reason: DropReason, count: number, error?: string }]
+  warn: [{ code: string, message: string }]
+}
+
+export class Client extends EventEmitter<ClientEvents> implements RecordSink {
+  readonly #options: ResolvedOptions
+  readonly #encoder: Encoder
+  readonly #queue: RecordQueue
+  readonly #backoff: Backoff
+  readonly #stats: Omit<Stats, 'pending'>
+  readonly #fallback: FallbackFile | undefined
+  #state: State = 'idle'
+  #connection: Connection | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #idleTimer: NodeJS.Timeout | undefined
+  /** Whether any pong ever came, and how many connections timed out on pongs before one did. */
+  #pongSeen = false
+  #noPongConnections = 0
+  /** Messages sent on this connection and not yet confirmed: the queue position past each, its record count. */
+  #unconfirmed: Array<{ end: number, count: number }> = []
+  /** Message size in force: maxMessageBytes, halved when the server refuses messages as too big. */
+  #maxMessageBytes: number
+  #pumpScheduled = false
+  #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
+  #flushWaiters: Array<() => void> = []
+  #closing: Promise<void> | undefined
+  #exitFlushedAt = -1
+
+  constructor (options: ResolvedOptions) {
+    super()
+    this.#options = options
+    this.#encoder = createEncoder(options)
+    this.#maxMessageBytes = options.maxMessageBytes
+    this.#queue = new RecordQueue(options.maxQueueBytes, options.maxMessageBytes, options.overflow, (record) => {
+      this.#toFallback(record)
+      this.#drop('overflow')
+    })
+    this.#backoff = new Backoff(options.reconnectDelay, options.maxReconnectDelay)
+    this.#stats = {
+      accepted: 0,
+      delivered: 0,
+      dropped: { overflow: 0, oversized: 0, unencodable: 0, shutdown: 0 },
+      resent: 0,
+      reconnects: 0,
+      pongTimeouts: 0,
+      delivery: options.delivery
+    }
+    if (options.fallbackFile !== undefined) {
+      this.#fallback = new FallbackFile(options.fallbackFile, (error) => {
+        this.#warn('PINO_WS_WARN_FALLBACK_FILE', `the fallback file cannot be written (${error.message}); dropped records are only counted`)
+      })
+    }
+    if (options.unknownKeys.length > 0) {
+      const message = `unknown option${options.unknownKeys.length > 1 ? 's' : ''} ${options.unknownKeys.map((k) => `\`${k}\``).join(', ')} ignored`
+      process.nextTick(() => this.#warn('PINO_WS_WARN_UNKNOWN_OPTION', message))
+    }
+    watchExit(this)
+    // Connect in the background right away, so the first record finds the socket ready.
+    process.nextTick(() => { if (this.#state === 'idle') this.#connect() })
+  }
+
+  /** How this client's wire format takes a line of JSON without a parse, for an NdjsonReader. */
+  get lineCodec (): LineCodec | undefined {
+    return this.#encoder.lineCodec
+  }
+
+  /** Counters; `pending` is what the queue holds now. */
+  stats (): Stats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped }, pending: this.#queue.length }
+  }
+
+  /** Queue one record for sending. Never throws: a bad record is dropped and counted. */
+  write (event: LogEvent | JsonEvent): void {
+    this.#stats.accepted++
+    let record: Chunk
+    try {
+      record = this.#encoder.encodeRecord(event)
+    } catch (error) {
+      this.#drop('unencodable', (error as Error).message)
+      return
+    }
+    this.#enqueue(record, RecordQueue.byteLength(record))
+  }
+
+  /** Queue one record already encoded (a view, valid during the call). */
+  pushEncoded (record: Uint8Array): void {
+    this.#stats.accepted++
+    this.#enqueue(record, record.length)
+  }
+
+  /** Queue one record made of `head`, `source[start, end)` and `terminator`, copied once into the queue. */
+  pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void {
+    const length = head.length + (end - start) + (terminator === undefined ? 0 : 1)
+    if (this.#state === 'closed' || !this.#fits(length) || !this.#queue.accepts(length)) {
+      // The rare ways out (fallback file, drop counters) take the record as bytes.
+      const record = Buffer.concat([head, source.subarray(start, end), terminator === undefined ? EMPTY : Buffer.of(terminator)])
+      this.pushEncoded(record)
+      return
+    }
+    this.#stats.accepted++
+    this.#queue.pushSpliced(head, source, start, end, terminator, length)
+    this.#kick()
+  }
+
+  /** Whether a record of `length` bytes fits in one message on its own. */
+  #fits (length: number): boolean {
+    return length + this.#encoder.overhead <= this.#maxMessageBytes
+  }
+
+  /** Queue an encoded record, or route it to the fallback file with its drop reason. */
+  #enqueue (record: Chunk, length: number): void {
+    if (this.#state === 'closed') {
+      this.#toFallback(record)
+      this.#drop('shutdown')
+      return
+    }
+    if (!this.#fits(length)) {
+      this.#toFallback(record)
+      this.#drop('oversized')
+      return
+    }
+    this.#queue.push(record, length)
+    this.#kick()
+  }
+
+  /** A record was queued: send it soon, connecting first if needed. */
+  #kick (): void {
+    if (this.#state === 'open') this.#schedulePump()
+    else if (this.#state === 'idle') this.#connect()
+  }
+
+  /**
+   * Resolves once every queued record is confirmed, or after `timeout` ms
+   * (whatever is left stays queued). Never rejects.
+   */
+  flush (timeout = this.#options.closeTimeout): Promise<void> {
+    if (this.#queue.length === 0) return Promise.resolve()
+    if (this.#state === 'idle') this.#connect()
+    return new Promise((resolve) => {
+      // A referenced timer: an app waiting on flush stays alive until it is done.
+      const timer = setTimeout(done, timeout)
+      const waiters = this.#flushWaiters
+      function done (): void {
+        clearTimeout(timer)
+        const index = waiters.indexOf(done)
+        if (index !== -1) waiters.splice(index, 1)
+        resolve()
+      }
+      waiters.push(done)
+    })
+  }
+
+  /**
+   * Deliver what is queued within `closeTimeout`, close the socket with 1000 and
+   * stop. Records still queued then are dropped with reason `shutdown` (and go
+   * to the fallback file). Never rejects.
+   */
+  close (): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown (): Promise<void> {
+    await this.flush()
+    this.#state = 'closed'
+    clearTimeout(this.#retryTimer)
+    clearTimeout(this.#idleTimer)
+    const connection = this.#connection
+    if (connection !== undefined) {
+      await new Promise<void>((resolve) => {
+        connection.once('close', () => resolve())
+        connection.close(1000, undefined, CLOSE_HANDSHAKE_TIMEOUT)
+      })
+    }
+    const left = this.#queue.drain((record) => this.#toFallback(record))
+    if (left > 0) this.#drop('shutdown', undefined, left)
+    this.#flushDropEvents()
+    await this.#fallback?.close(CLOSE_HANDSHAKE_TIMEOUT)
+    unwatchExit(this)
+  }
+
+  /** @internal The app has no more work: deliver what is left, once per batch of new records. */
+  beforeExit (): void {
+    if (this.#queue.length === 0 || this.#exitFlushedAt === this.#stats.accepted || this.#state === 'closed') return
+    this.#exitFlushedAt = this.#stats.accepted
+    void this.flush()
+  }
+
+  /** @internal The process is exiting: what could not be delivered is written to the fallback file. */
+  exit (): void {
+    this.#stats.dropped.shutdown += this.#queue.drain((record) => this.#toFallback(record))
+    this.#fallback?.flushSync()
+  }
+
+  #connect (): void {
+    if (this.#state === 'closed') return
+    this.#state = 'connecting'
+    const connection = new Connection(this.#options, {
+      confirmEach: this.#stats.delivery === 'at-least-once',
+      // A server found never to answer pings is not timed out on them (at-most-once from then on).
+      requirePongs: this.#pongSeen || this.#stats.delivery === 'at-least-once'
+    })
+    this.#connection = connection
+    connection.on('open', () => this.#onOpen())
+    connection.on('written', (mark) => {
+      if (this.#stats.delivery === 'at-most-once') this.#confirm(mark)
+      this.#pump()
+    })
+    connection.on('confirm', (mark) => this.#onConfirm(mark))
+    connection.on('close', (info) => this.#onClose(connection, info))
+  }
+
+  #onOpen (): void {
+    this.#state = 'open'
+    // Unconfirmed records go again first, in order, on this freshly handshaked socket.
+    this.#stats.resent += this.#queue.rewind()
+    debug('open %s', this.#options.endpoint)
+    this.emit('open', { endpoint: this.#options.endpoint })
+    this.#armIdleTimer()
+    this.#pump()
+  }
+
+  #onConfirm (mark: number): void {
+    this.#pongSeen = true
+    // The server reads what we send: this connection is healthy.
+    this.#backoff.reset()
+    if (mark === -1) return
+    while (this.#unconfirmed.length > 0 && this.#unconfirmed[0].end <= mark) this.#unconfirmed.shift()
+    this.#confirm(mark)
+  }
+
+  #onClose (connection: Connection, info: CloseInfo): void {
+    if (connection !== this.#connection) return
+    this.#connection = undefined
+    clearTimeout(this.#idleTimer)
+    const unconfirmed = this.#unconfirmed
+    this.#unconfirmed = []
+    const error = info.error === undefined ? undefined : this.#redact(info.error)
+    if (info.pongTimedOut) this.#onPongTimeout()
+    if (this.#state === 'closed') return
+    if (info.opened) {
+      debug('disconnected from %s: %d %s', this.#options.endpoint, info.code, info.reason)
+      this.emit('disconnect', { endpoint: this.#options.endpoint, code: info.code, reason: this.#redact(info.reason) })
+    }
+    if (info.code === MESSAGE_TOO_BIG) this.#shrinkMessages(unconfirmed[0])
+    if (this.#state === 'idle-closing') {
+      // Records that came during the closing handshake go out on a fresh connection at once.
+      if (this.#queue.length === 0) this.#state = 'idle'
+      else this.#connect()
+      return
+    }
+    this.#state = 'waiting'
+    const { delay, refused } = retryDelay(this.#backoff.next(), info.rejection, this.#options.maxReconnectDelay)
+    if (refused && this.#backoff.attempt === 1) {
+      this.#warn('PINO_WS_WARN_UPGRADE_REFUSED', `the server answered the WebSocket upgrade with HTTP ${info.rejection!.status}; retrying every ${this.#options.maxReconnectDelay} ms or so`)
+    }
+    this.emit('reconnecting', {
+      endpoint: this.#options.endpoint,
+      attempt: this.#backoff.attempt,
+      delay,
+      ...(error !== undefined ? { error } : {}),
+      ...(info.rejection !== undefined ? { status: info.rejection.status } : {})
+    })
+    this.#retryTimer = setTimeout(() => {
+      this.#stats.reconnects++
+      this.#connect()
+    }, delay).unref()
+  }
+
+  #onPongTimeout (): void {
+    this.#stats.pongTimeouts++
+    if (!this.#pongSeen && this.#stats.delivery === 'at-least-once' && ++this.#noPongConnections >= NO_PONG_CONNECTIONS) {
+      // The server reads (the handshake worked) but never answers pings: confirming
+      // through pongs would re-send forever. Deliver at most once instead.
+      this.#stats.delivery = 'at-most-once'
+      this.#warn('PINO_WS_WARN_NO_PONG', `the server never answered a ping on ${NO_PONG_CONNECTIONS} connections; delivery is now at-most-once`)
+    }
+    debug('%s: no pong within %d ms, terminated', this.#options.endpoint, this.#options.pongTimeout)
+  }
+
+  /**
+   * The server closed with 1009: the oldest unconfirmed message was too big for
+   * it. A single record that big is dropped as oversized; otherwise messages are
+   * halved from now on, until they fit.
+   */
+  #shrinkMessages (culprit: { end: number, count: number } | undefined): void {
+    if (culprit !== undefined && culprit.count === 1) {
+      const record = this.#queue.removeHead(culprit.end - 1)
+      if (record !== undefined) {
+        this.#toFallback(record)
+        this.#drop('oversized', 'the server refused the record as too big (1009)')
+      }
+      return
+    }
+    const smaller = Math.max(64, Math.floor(this.#maxMessageBytes / 2))
+    if (smaller === this.#maxMessageBytes) return
+    this.#maxMessageBytes = smaller
+    this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', `the server refused a message as too big (1009); messages are now at most ${smaller} bytes`)
+  }
+
+  #schedulePump (): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    // Records written in the same turn of the event loop go out as one message.
+    setImmediate(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
+  /**
+   * Send what has gathered, as long as the socket is not backed up. While a
+   * message is being written, new records gather into the next one: batches grow
+   * with load, with no timer adding latency.
+   */
+  #pump (): void {
+    const connection = this.#connection
+    if (this.#state !== 'open' || connection === undefined) return
+    let sent = false
+    while (this.#queue.unsent > 0 && connection.writable) {
+      const start = this.#queue.sentEnd
+      const parts = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead)
+      const end = this.#queue.sentEnd
+      if (this.#stats.delivery === 'at-least-once') this.#unconfirmed.push({ end, count: end - start })
+      connection.send(this.#encoder.frame(parts), this.#encoder.binary, end)
+      sent = true
+    }
+    if (sent) this.#armIdleTimer()
+  }
+
+  /** Close a connection that carried no record for keepaliveIdleTimeout; the next record opens a new one. */
+  #armIdleTimer (): void {
+    const timeout = this.#options.keepaliveIdleTimeout
+    if (timeout === 0) return
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = setTimeout(() => {
+      if (this.#state !== 'open') return
+      if (this.#queue.length > 0) {
+        this.#armIdleTimer()
+        return
+      }
+      debug('%s idle for %d ms, closing', this.#options.endpoint, timeout)
+      this.#state = 'idle-closing'
+      this.#connection?.close(1000, 'idle', CLOSE_HANDSHAKE_TIMEOUT)
+    }, timeout).unref()
+  }
+
+  #confirm (end: number): void {
+    this.#stats.delivered += this.#queue.confirm(end)
+    if (this.#queue.length === 0) this.#settle()
+  }
+
+  #settle (): void {
+    for (const done of this.#flushWaiters.splice(0)) done()
+  }
+
+  #warn (code: string, message: string): void {
+    debug('warning %s: %s', code, message)
+    this.emit('warn', { code, message })
+  }
+
+  /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
+  #drop (reason: DropReason, error?: string, count = 1): void {
+    this.#stats.dropped[reason] += count
+    const pending = this.#pendingDrops.get(reason)
+    if (pending !== undefined) {
+      pending.count += count
+    } else {
+      if (this.#pendingDrops.size === 0) setImmediate(() => this.#flushDropEvents())
+      this.#pendingDrops.set(reason, { count, error })
+    }
+    if (this.#queue.length === 0) this.#settle()
+  }
+
+  /** Append a record given up on to the fallback file, as one NDJSON line (msgpack decoded). */
+  #toFallback (record: Chunk): void {
+    if (this.#fallback === undefined) return
+    if (this.#encoder.format !== 'msgpack') {
+      let text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
+      // One record per line: json's trailing comma goes, a line feed ends it.
+      if (this.#encoder.terminator === 0x2c) text = text.slice(0, -1)
+      this.#fallback.write(text.endsWith('\n') ? text : text + '\n')
+      return
+    }
+    const [{ time, record: fields }] = decodeMessage(record as Uint8Array)
+    this.#fallback.write(JSON.stringify(Object.assign({ date: time.sec + time.nsec / 1e9 }, fields)) + '\n')
+  }
+
+  #flushDropEvents (): void {
+    for (const [reason, { count, error }] of this.#pendingDrops) {
+      debug('dropped %d record(s): %s', count, reason)
+      this.emit('drop', error === undefined ? { reason, count } : { reason, count, error })
+    }
+    this.#pendingDrops.clear()
+  }
+
+  #redact (text: string): string {
+    return redact(text, this.#options.secrets)
+  }
+}
+
+const EMPTY = Buffer.alloc(0)

@@ -1,0 +1,200 @@
+import { timeFromMillis, timeOf } from './encoders/dates.js'
+import type { JsonEvent, LineCodec, LogEvent } from './encoders/index.js'
+
+/**
+ * Where {@link NdjsonReader} puts records: the engine. Each call is one accepted record.
+ */
+export interface RecordSink {
+  /** How the wire format takes a line without parsing it; undefined: every line is parsed. */
+  readonly lineCodec: LineCodec | undefined
+  /** The slow path: a record to encode. */
+  write (event: LogEvent | JsonEvent): void
+  /** A record already encoded (a view, valid during the call). */
+  pushEncoded (record: Uint8Array): void
+  /** A record made of `head`, `source[start, end)` and `terminator`, copied once into the queue. */
+  pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void
+}
+
+/**
+ * Newline-delimited JSON text (pino's output, the CLI's stdin) to records: chunks
+ * of text go in, whole lines go to the sink. Per line, the format's
+ * {@link LineCodec} splices or transcodes its bytes; a line it does not take, or
+ * one holding one of its needles, is parsed. A line that is not a JSON object is
+ * dropped as unencodable by the sink's encoder. No I/O, no queue, no socket.
+ */
+export class NdjsonReader {
+  readonly #sink: RecordSink
+  readonly #codec: LineCodec | undefined
+  readonly #lines = new LineBuffer()
+
+  constructor (sink: RecordSink) {
+    this.#sink = sink
+    this.#codec = sink.lineCodec
+  }
+
+  /**
+   * Take the lines a chunk of text completes. A chunk may end inside a line; the
+   * line is taken when its end comes, or on {@link end}. Never throws.
+   */
+  write (text: string): void {
+    const { bytes, end, textStart, ascii } = this.#lines.append(text)
+    const codec = this.#codec
+    // Lines holding a needle are parsed; needles are rare, so each is looked for
+    // once per chunk rather than once per line.
+    const complete = bytes.subarray(0, end)
+    const needles = codec?.needles ?? []
+    const found = needles.map((needle) => complete.indexOf(needle))
+    let start = 0
+    while (start < end) {
+      // In ASCII text a character is a byte, and the string's own search is
+      // cheaper than Buffer#indexOf, a call into C++ per line.
+      const lineEnd = ascii ? textStart + text.indexOf('\n', Math.max(0, start - textStart)) : bytes.indexOf(0x0a, start)
+      let stop = lineEnd
+      if (stop > start && bytes[stop - 1] === 0x0d) stop--
+      if (stop > start) {
+        let plain = true
+        for (let i = 0; i < found.length; i++) {
+          if (found[i] !== -1 && found[i] < start) found[i] = complete.indexOf(needles[i], start)
+          if (found[i] !== -1 && found[i] < stop) plain = false
+        }
+        this.#line(bytes, start, stop, plain)
+      }
+      start = lineEnd + 1
+    }
+  }
+
+  /** Take the last line if it did not end with a line feed. */
+  end (): void {
+    const rest = this.#lines.takeRest()
+    let stop = rest.length
+    if (stop > 0 && rest[stop - 1] === 0x0d) stop--
+    if (stop > 0) this.#line(rest, 0, stop, false)
+  }
+
+  /** One line: through the codec when its time opens it and it holds no needle, else as text. */
+  #line (bytes: Buffer, start: number, stop: number, plain: boolean): void {
+    const ms = leadingTime(bytes, start, stop)
+    if (ms !== -1 && plain && this.#codec !== undefined && this.#codec.take(ms, bytes, start, stop, this.#sink)) return
+    const line = bytes.toString('utf8', start, stop)
+    if (ms !== -1) {
+      this.#sink.write({ time: timeFromMillis(ms), json: line })
+      return
+    }
+    let record: unknown
+    try {
+      record = JSON.parse(line)
+    } catch {
+      // Not JSON: the encoder fails on it too, and counts it as unencodable.
+      this.#sink.write({ time: timeFromMillis(Date.now()), json: line })
+      return
+    }
+    const time = timeOf((record as { time?: unknown } | null)?.time)
+    if (record !== null && typeof record === 'object' && !Array.isArray(record)) this.#sink.write({ time, record: record as Record<string, unknown> })
+    else this.#sink.write({ time, json: line })
+  }
+}
+
+/**
+ * Newline-delimited text as bytes: chunks of text go in, and come out as UTF-8
+ * bytes holding whole lines, the unfinished last line kept for the next chunk.
+ * Working on bytes lets a JSON line reach the queue with one copy and no string
+ * made for it; one scratch buffer serves every chunk.
+ */
+export class LineBuffer {
+  #scratch = Buffer.allocUnsafeSlow(64 * 1024)
+  /** The scratch buffer holds `[0, #total)`, of which `[0, #end)` was handed out as whole lines. */
+  #end = 0
+  #total = 0
+
+  /**
+   * The bytes of every line this chunk completes: lines in `[0, end)` of `bytes`,
+   * each ending with `\n`; the text's own bytes start at `textStart`, and when
+   * it is `ascii` its character `i` is byte `textStart + i`. Valid until the next call.
+   */
+  append (text: string): { bytes: Buffer, end: number, textStart: number, ascii: boolean } {
+    this.#settle()
+    const before = this.#total
+    const byteLength = Buffer.byteLength(text)
+    const needed = before + byteLength
+    if (needed > this.#scratch.length) {
+      const larger = Buffer.allocUnsafeSlow(Math.max(needed, this.#scratch.length * 2))
+      this.#scratch.copy(larger, 0, 0, before)
+      this.#scratch = larger
+    }
+    this.#total = before + this.#scratch.write(text, before, 'utf8')
+    // Only the new text can hold the last line feed.
+    const last = this.#scratch.subarray(before, this.#total).lastIndexOf(0x0a)
+    if (last !== -1) this.#end = before + last + 1
+    return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: byteLength === text.length }
+  }
+
+  /** The unfinished line, if any (a copy); nothing is held after. */
+  takeRest (): Buffer {
+    this.#settle()
+    const rest = Buffer.from(this.#scratch.subarray(0, this.#total))
+    this.#total = 0
+    return rest
+  }
+
+  /** Move the unfinished line to the front, once the lines before it are used. */
+  #settle (): void {
+    if (this.#end === 0) return
+    this.#scratch.copyWithin(0, this.#end, this.#total)
+    this.#total -= this.#end
+    this.#end = 0
+  }
+}
+
+const OPEN_BRACE = 0x7b
+const QUOTE = 0x22
+const COMMA = 0x2c
+const CLOSE_BRACE = 0x7d
+const BACKSLASH = 0x5c
+const LEVEL_KEY = Buffer.from('level":')
+const TIME_KEY = Buffer.from('time":')
+
+/**
+ * The epoch milliseconds of a JSON line that opens with a `time` key holding an
+ * integer, alone or after a `level` key (`{"level":30,"time":1700000000000,…`,
+ * as pino writes it); -1 for any other line, whose time is then read by parsing it.
+ */
+export function leadingTime (bytes: Buffer, start: number, end: number): number {
+  if (bytes[start] !== OPEN_BRACE || bytes[start + 1] !== QUOTE) return -1
+  let at = start + 2
+  if (startsWith(bytes, at, end, LEVEL_KEY)) {
+    at += LEVEL_KEY.length
+    if (bytes[at] === QUOTE) {
+      // A level label: a string with no escape in it.
+      at++
+      while (at < end && bytes[at] !== QUOTE) {
+        if (bytes[at] === BACKSLASH) return -1
+        at++
+      }
+      at++
+    } else {
+      const first = at
+      while (at < end && isDigit(bytes[at])) at++
+      if (at === first) return -1
+    }
+    if (bytes[at] !== COMMA || bytes[at + 1] !== QUOTE) return -1
+    at += 2
+  }
+  if (!startsWith(bytes, at, end, TIME_KEY)) return -1
+  at += TIME_KEY.length
+  let ms = 0
+  const first = at
+  // At most 16 digits: every such number is exact in a double.
+  while (at < end && at - first < 16 && isDigit(bytes[at])) ms = ms * 10 + bytes[at++] - 0x30
+  if (at === first || (bytes[at] !== COMMA && bytes[at] !== CLOSE_BRACE)) return -1
+  return ms
+}
+
+function isDigit (byte: number): boolean {
+  return byte >= 0x30 && byte <= 0x39
+}
+
+function startsWith (bytes: Buffer, at: number, end: number, prefix: Buffer): boolean {
+  if (end - at < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false
+  return true
+}
