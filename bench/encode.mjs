@@ -1,7 +1,10 @@
 // Micro-benchmark of the encoders alone (no network): ns per record and MB/s for
-// every format, from a parsed record and from pino's JSON line.
+// every format, from a parsed record (winston's path) and from pino's JSON lines
+// as pino's worker takes them (NdjsonReader: splice, transcode or parse).
 //   npm run bench:encode [-- --quick]
-import { createEncoder } from '../dist/esm/index.js'
+import { createEncoder } from '../dist/esm/encoders/index.js'
+import { NdjsonReader } from '../dist/esm/ndjson.js'
+import { resolveEncoderOptions } from '../dist/esm/options.js'
 import { RecordQueue } from '../dist/esm/queue.js'
 import { RECORDS } from './records.mjs'
 
@@ -10,14 +13,27 @@ const COUNT = quick ? 20_000 : 200_000
 const BATCH = 256
 const time = { sec: 1700000000, nsec: 123456789 }
 
-function measure (encoder, makeEvent) {
-  // Warm up, then time whole batches the way the connection builds messages:
+/** What the engine does with each record, minus the network: into the queue. */
+function queueSink (encoder, queue) {
+  return {
+    lineCodec: encoder.lineCodec,
+    write: (event) => queue.push(encoder.encodeRecord(event)),
+    pushEncoded: (record) => queue.push(record),
+    pushSpliced: (head, source, start, end, terminator) => {
+      queue.pushSpliced(head, source, start, end, terminator, head.length + end - start + (terminator === undefined ? 0 : 1))
+    }
+  }
+}
+
+function measure (encoder, makeFill) {
+  // Warm up, then time whole batches the way the engine builds messages:
   // encode into the queue's ring, take a batch, frame it, confirm it.
   const queue = new RecordQueue(64 * 1024 * 1024, 1024 * 1024, 'drop_oldest', () => {})
+  const fill = makeFill(queueSink(encoder, queue))
   let bytes = 0
   const run = (n) => {
     for (let i = 0; i < n; i += BATCH) {
-      for (let j = 0; j < BATCH; j++) queue.push(encoder.encodeRecord(makeEvent()))
+      fill()
       bytes += encoder.frame(queue.takeBatch(1024 * 1024, encoder.overhead)).length
       queue.confirm(queue.sentEnd)
     }
@@ -34,9 +50,13 @@ const rows = []
 for (const [size, record] of Object.entries(RECORDS)) {
   const line = JSON.stringify(record)
   for (const format of ['json_lines', 'json', 'json_stream', 'msgpack', 'gelf']) {
-    const encoder = createEncoder({ format })
-    const fromRecord = measure(encoder, () => ({ time, record }))
-    const fromLine = measure(encoder, () => ({ time, json: line }))
+    const encoder = createEncoder(resolveEncoderOptions({ format }))
+    const chunk = (line + '\n').repeat(BATCH)
+    const fromRecord = measure(encoder, (sink) => () => { for (let j = 0; j < BATCH; j++) sink.write({ time, record }) })
+    const fromLine = measure(encoder, (sink) => {
+      const reader = new NdjsonReader(sink)
+      return () => reader.write(chunk)
+    })
     rows.push({ size, format, 'record ns': fromRecord.nsPerRecord.toFixed(0), 'line ns': fromLine.nsPerRecord.toFixed(0), 'line MB/s': fromLine.mbPerSecond.toFixed(0) })
   }
   // The baseline every JSON format pays at least once: parsing pino's line.

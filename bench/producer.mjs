@@ -7,7 +7,7 @@ import { createWriteStream, readFileSync } from 'node:fs'
 import pino from 'pino'
 import winston from 'winston'
 import WebSocket from 'ws'
-import { WebSocketTransport, createEncoder } from '../dist/esm/index.js'
+import { WebSocketTransport, encodeMessages } from '../dist/esm/index.js'
 import { RECORDS } from './records.mjs'
 
 const [kase, size, countText, portText] = process.argv.slice(2)
@@ -87,9 +87,8 @@ if (kase === 'pino-file') {
   report({ start })
 } else if (kase === 'raw-ws') {
   // The network ceiling: records pre-encoded as json_lines, sent as 64 KiB messages.
-  const encoder = createEncoder({ format: 'json_lines', maxMessageBytes: 64 * 1024 })
   const events = Array.from({ length: count }, (_, i) => ({ time: { sec: 1700000000, nsec: 0 }, record: i === count - 1 ? { ...record, msg: 'END' } : record }))
-  const messages = encoder.encode(events)
+  const messages = encodeMessages(events, { format: 'json_lines', maxMessageBytes: 64 * 1024 })
   const socket = new WebSocket(`ws://127.0.0.1:${port}`)
   await once(socket, 'open')
   const start = begin()

@@ -200,8 +200,8 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   const get = (key: string): unknown => values.get(key)
 
   const { url, endpoint } = resolveEndpoint(get, name)
-  const format = oneOf(name('format'), get('format'), FORMATS, 'msgpack')
-  const maxMessageBytes = integer(name('maxMessageBytes'), get('maxMessageBytes'), 1 * MiB, 64, 256 * MiB)
+  const wire = resolveWire(get, name)
+  const { maxMessageBytes } = wire
   const maxQueueBytes = integer(name('maxQueueBytes'), get('maxQueueBytes'), 32 * MiB, 1024, 2 ** 40)
   if (maxQueueBytes < maxMessageBytes) {
     throw new InvalidOptionError(name('maxQueueBytes'), `at least \`maxMessageBytes\` (${maxMessageBytes})`, maxQueueBytes)
@@ -224,15 +224,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     url,
     endpoint,
     headers,
-    format,
-    jsonDateKey: resolveDateKey(name('jsonDateKey'), get('jsonDateKey')),
-    jsonDateFormat: resolveDateFormat(name('jsonDateFormat'), get('jsonDateFormat')),
-    gelfShortMessageKey: recordKey(name('gelfShortMessageKey'), get('gelfShortMessageKey')),
-    gelfFullMessageKey: recordKey(name('gelfFullMessageKey'), get('gelfFullMessageKey')),
-    gelfHostKey: recordKey(name('gelfHostKey'), get('gelfHostKey')),
-    gelfLevelKey: recordKey(name('gelfLevelKey'), get('gelfLevelKey')),
-    gelfTimestampKey: recordKey(name('gelfTimestampKey'), get('gelfTimestampKey')),
-    maxMessageBytes,
+    ...wire,
     maxQueueBytes,
     overflow: oneOf(name('overflow'), get('overflow'), ['drop_oldest', 'drop_newest'] as const, 'drop_oldest'),
     delivery: oneOf(name('delivery'), get('delivery'), ['at-least-once', 'at-most-once'] as const, 'at-least-once'),
@@ -254,6 +246,38 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     secrets: Object.freeze(secrets),
     unknownKeys: Object.freeze(unknownKeys)
   })
+}
+
+/** The options that shape the bytes on the wire: what an encoder needs. */
+export type EncoderOptions = Pick<ResolvedOptions, 'format' | 'jsonDateKey' | 'jsonDateFormat' | 'maxMessageBytes' |
+'gelfShortMessageKey' | 'gelfFullMessageKey' | 'gelfHostKey' | 'gelfLevelKey' | 'gelfTimestampKey'>
+
+/**
+ * Resolve the wire options alone (for `encodeMessages`), with the same checks as
+ * {@link resolveOptions}; every other transport option is allowed and ignored,
+ * and an unknown key throws (there is no event to warn on).
+ */
+export function resolveEncoderOptions (input: Options | Record<string, unknown> = {}): EncoderOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidOptionError('options', 'an object', input)
+  }
+  const { values, names, unknownKeys } = canonicalize(input as Record<string, unknown>)
+  if (unknownKeys.length > 0) throw new InvalidOptionError(unknownKeys[0], 'absent (it is not an option)', input[unknownKeys[0] as keyof typeof input], { secret: true })
+  return Object.freeze(resolveWire((key) => values.get(key), (key) => names.get(key) ?? key))
+}
+
+function resolveWire (get: (key: string) => unknown, name: (key: string) => string): EncoderOptions {
+  return {
+    format: oneOf(name('format'), get('format'), FORMATS, 'msgpack'),
+    jsonDateKey: resolveDateKey(name('jsonDateKey'), get('jsonDateKey')),
+    jsonDateFormat: resolveDateFormat(name('jsonDateFormat'), get('jsonDateFormat')),
+    gelfShortMessageKey: recordKey(name('gelfShortMessageKey'), get('gelfShortMessageKey')),
+    gelfFullMessageKey: recordKey(name('gelfFullMessageKey'), get('gelfFullMessageKey')),
+    gelfHostKey: recordKey(name('gelfHostKey'), get('gelfHostKey')),
+    gelfLevelKey: recordKey(name('gelfLevelKey'), get('gelfLevelKey')),
+    gelfTimestampKey: recordKey(name('gelfTimestampKey'), get('gelfTimestampKey')),
+    maxMessageBytes: integer(name('maxMessageBytes'), get('maxMessageBytes'), 1 * MiB, 64, 256 * MiB)
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import { Client } from '../src/client.js'
-import { resolveOptions } from '../src/index.js'
+import { resolveOptions } from '../src/options.js'
 import { freePort, range, startServer, waitFor } from './helpers.js'
 
 const CLI = 'dist/cjs/cli.js'

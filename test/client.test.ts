@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Client } from '../src/client.js'
-import { resolveOptions } from '../src/index.js'
+import { resolveOptions } from '../src/options.js'
 import { freePort, range, sequence, startServer, waitFor } from './helpers.js'
 
 const time = { sec: 1700000000, nsec: 0 }

@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { ExtensionCodec, decodeMulti } from '@msgpack/msgpack'
-import { createEncoder, decodeMessage, resolveOptions, type LogEvent } from '../src/index.js'
+import { decodeMessage, encodeMessages, type LogEvent } from '../src/index.js'
+import { createEncoder, type JsonEvent } from '../src/encoders/index.js'
+import { resolveEncoderOptions, resolveOptions } from '../src/options.js'
 import { createDateFormatter, formatDate, formatDouble } from '../src/encoders/dates.js'
 
 // Copied from ../shared/fluent-bit-vectors, so the tests need nothing outside the repository.
@@ -63,13 +65,12 @@ describe('Fluent Bit vectors', () => {
         assert.throws(() => resolveOptions(options), { code: 'PINO_WS_ERR_INVALID_OPTION' })
         return
       }
-      const encoder = createEncoder(resolveOptions(options))
       const events: LogEvent[] = vector.input_records.map((r) => ({
         time: { sec: r.time_sec, nsec: r.time_nsec },
         record: r.record as Record<string, unknown>,
         ...(r.metadata !== undefined ? { metadata: r.metadata } : {})
       }))
-      const messages = encoder.encode(events)
+      const messages = encodeMessages(events, options)
       assert.equal(messages.length, vector.frames.length, 'one message per flush')
       const [expected] = vector.frames
       const [actual] = messages
@@ -159,13 +160,21 @@ describe('dates', () => {
   })
 })
 
-describe('createEncoder', () => {
+describe('encodeMessages', () => {
   const time = { sec: 1700000000, nsec: 0 }
 
+  test('checks its options as the transport does: a bad format or an unknown key throws, naming it', () => {
+    const events = [{ time, record: { a: 1 } }]
+    assert.throws(() => encodeMessages(events, { format: 'xml' as 'json' }), { code: 'PINO_WS_ERR_INVALID_OPTION', message: /`format` to be one of .*got `"xml"`/ })
+    assert.throws(() => encodeMessages(events, { fromat: 'json' } as object), { code: 'PINO_WS_ERR_INVALID_OPTION', message: /`fromat`/ })
+    assert.throws(() => encodeMessages(events, { maxMessageBytes: 10 }), { code: 'PINO_WS_ERR_INVALID_OPTION', message: /`maxMessageBytes`/ })
+    // Transport options that do not shape the wire are accepted, so one options object serves both.
+    assert.equal(encodeMessages(events, { url: 'ws://127.0.0.1:1/', format: 'json_lines', closeTimeout: 5 }).length, 1)
+  })
+
   test('splits a batch so no message exceeds maxMessageBytes', () => {
-    const encoder = createEncoder({ format: 'json', maxMessageBytes: 100 })
     const events = Array.from({ length: 10 }, (_, seq) => ({ time, record: { seq, pad: 'x'.repeat(20) } }))
-    const messages = encoder.encode(events)
+    const messages = encodeMessages(events, { format: 'json', maxMessageBytes: 100 })
     assert.ok(messages.length > 1)
     for (const message of messages) assert.ok(message.data.length <= 100, `${message.data.length} bytes`)
     const seqs = messages.flatMap((m) => (JSON.parse(m.data.toString()) as Array<{ seq: number }>).map((r) => r.seq))
@@ -176,15 +185,14 @@ describe('createEncoder', () => {
     const circular: Record<string, unknown> = { seq: 2 }
     circular.self = circular
     for (const format of ['json_lines', 'msgpack'] as const) {
-      const encoder = createEncoder({ format, maxMessageBytes: 200 })
       const dropped: string[] = []
-      const messages = encoder.encode([
+      const messages = encodeMessages([
         { time, record: { seq: 0 } },
         { time, record: { seq: 1, big: 'x'.repeat(300) } },
         { time, record: circular },
         ...(format === 'json_lines' ? [{ time, record: { seq: 3, n: 10n } }] : []),
         { time, record: { seq: 4 } }
-      ], (reason) => dropped.push(reason))
+      ], { format, maxMessageBytes: 200 }, (drop) => dropped.push(drop.reason))
       const seqs = messages.flatMap((m) => decodeMessage(m.data, { format }).map((e) => e.record.seq))
       assert.deepEqual(seqs, [0, 4], format)
       assert.deepEqual(dropped, format === 'json_lines' ? ['oversized', 'unencodable', 'unencodable'] : ['oversized', 'unencodable'], format)
@@ -192,7 +200,7 @@ describe('createEncoder', () => {
   })
 
   test('JSON text is spliced, not re-serialized; a date key in it, even \\u-escaped, is honoured', () => {
-    const encoder = createEncoder({ format: 'json_lines', jsonDateFormat: 'epoch' })
+    const encoder = createEncoder(resolveEncoderOptions({ format: 'json_lines', jsonDateFormat: 'epoch' }))
     const encode = (json: string): string => encoder.encodeRecord({ time, json }).toString()
     // Spacing kept as given shows the text was not parsed and re-serialized.
     assert.equal(encode('{"a": 1,  "b":[1, 2]}'), '{"date":1700000000,"a": 1,  "b":[1, 2]}\n')
@@ -206,15 +214,24 @@ describe('createEncoder', () => {
 
   test('a record with a lone UTF-16 surrogate is unencodable in every format; the text "\\ud800" is fine', () => {
     for (const format of ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const) {
-      const encoder = createEncoder({ format })
+      const encoder = createEncoder(resolveEncoderOptions({ format }))
       const dropped: string[] = []
-      const messages = encoder.encode([
+      const encoded: Buffer[] = []
+      const events: Array<LogEvent | JsonEvent> = [
         { time, record: { seq: 0, s: 'bad \ud800 half' } },
         { time, record: { seq: 1, ['k\udfff']: 1 } },
         { time, json: '{"seq":2,"s":"\\udc00"}' },
         { time, record: { seq: 3, s: 'pair 😀 and text \\ud800' } },
         { time, json: '{"seq":4,"s":"\\\\ud800"}' }
-      ], (reason) => dropped.push(reason))
+      ]
+      for (const event of events) {
+        try {
+          encoded.push(Buffer.from(encoder.encodeRecord(event)))
+        } catch {
+          dropped.push('unencodable')
+        }
+      }
+      const messages = encoded.length === 0 ? [] : [{ data: encoder.frame(encoded) }]
       // GELF turns every character outside [\w.-] in a name into _, the lone half of the key too.
       const expected = format === 'gelf' ? 2 : 3
       assert.deepEqual(dropped, Array(expected).fill('unencodable'), format)
@@ -229,7 +246,7 @@ describe('createEncoder', () => {
       { time: { sec: 1700000001, nsec: 0 }, record: { seq: 1, nested: { a: [1, 2] } } }
     ]
     for (const format of ['json', 'json_stream', 'json_lines', 'msgpack'] as const) {
-      const [message] = createEncoder({ format }).encode(events)
+      const [message] = encodeMessages(events, { format })
       assert.deepEqual(decodeMessage(message.data, { format }), events, format)
       assert.deepEqual(decodeMessage(message.data), events, `${format} detected by auto`)
     }

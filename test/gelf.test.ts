@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { hostname } from 'node:os'
 import { describe, test } from 'node:test'
-import { createEncoder, resolveOptions, type Options } from '../src/index.js'
+import { encodeMessages, type Options } from '../src/index.js'
 import { syslogLevel } from '../src/encoders/gelf.js'
 
 const time = { sec: 1700000000, nsec: 250000000 }
 
 function gelf (record: Record<string, unknown>, options: Options = {}): Record<string, unknown> {
-  const [message] = createEncoder({ ...resolveOptions({ ...options, format: 'gelf' }) }).encode([{ time, record }])
+  const [message] = encodeMessages([{ time, record }], { ...options, format: 'gelf' })
   const text = message.data.toString()
   assert.ok(text.endsWith('\n') && text.indexOf('\n') === text.length - 1, 'one GELF object per line')
   assert.equal(message.binary, false)
@@ -105,7 +105,7 @@ describe('GELF 1.1', () => {
     const record: Record<string, unknown> = { msg: 'x' }
     record.self = { record }
     const dropped: string[] = []
-    createEncoder({ format: 'gelf' }).encode([{ time, record }], (reason) => dropped.push(reason))
+    encodeMessages([{ time, record }], { format: 'gelf' }, (drop) => dropped.push(drop.reason))
     assert.deepEqual(dropped, ['unencodable'])
   })
 })

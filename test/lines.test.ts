@@ -6,7 +6,9 @@ import { describe, test } from 'node:test'
 import { Client } from '../src/client.js'
 import { timeFromMillis, timeOf } from '../src/encoders/dates.js'
 import { LineBuffer, NdjsonReader, leadingTime } from '../src/ndjson.js'
-import { createEncoder, decodeMessage, resolveOptions, type Format } from '../src/index.js'
+import { decodeMessage, encodeMessages, type Format } from '../src/index.js'
+import { createEncoder } from '../src/encoders/index.js'
+import { resolveEncoderOptions, resolveOptions } from '../src/options.js'
 import { freePort, startServer } from './helpers.js'
 
 const T = 1700000000123
@@ -101,8 +103,9 @@ describe('JSON lines', () => {
       const reader = new NdjsonReader(connection)
       for (const piece of chunks(text, 7)) reader.write(piece)
       await connection.flush()
-      const encoder = createEncoder({ format })
-      const expected = encoder.encode(expectedEvents(LINES)).flatMap((message) => decodeMessage(message.data, { format }))
+      const encoder = createEncoder(resolveEncoderOptions({ format }))
+      const records = expectedEvents(LINES).map(({ time, json }) => ({ time, record: JSON.parse(json) as Record<string, unknown> }))
+      const expected = encodeMessages(records, { format }).flatMap((message) => decodeMessage(message.data, { format }))
       assert.deepEqual(server.events, expected)
       if (format === 'json_lines' || format === 'json_stream') {
         // Byte for byte: the spliced bytes are the text the string path makes.

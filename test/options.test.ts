@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { ERR_INVALID_OPTION, InvalidOptionError, resolveOptions } from '../src/index.js'
+import { ERR_INVALID_OPTION, InvalidOptionError } from '../src/index.js'
+import { resolveOptions } from '../src/options.js'
 
 describe('resolveOptions', () => {
   test('defaults: 127.0.0.1:80, msgpack, date key "date" as double, frozen', () => {

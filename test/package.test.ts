@@ -45,8 +45,8 @@ describe('packed package', () => {
       import { once } from 'node:events'
       import pino from 'pino'
       import winston from 'winston'
-      import pinoWebSocket, { WebSocketTransport, createEncoder, decodeMessage } from 'pino-websocket'
-      if (typeof pinoWebSocket !== 'function' || typeof createEncoder !== 'function' || typeof decodeMessage !== 'function') process.exit(3)
+      import pinoWebSocket, { WebSocketTransport, encodeMessages, decodeMessage } from 'pino-websocket'
+      if (typeof pinoWebSocket !== 'function' || typeof encodeMessages !== 'function' || typeof decodeMessage !== 'function') process.exit(3)
       const port = Number(process.env.PORT)
       const wt = new WebSocketTransport({ port, wireFormat: 'json_lines' })
       const logger = winston.createLogger({ transports: [wt] })
@@ -68,13 +68,13 @@ describe('packed package', () => {
       const { once } = require('node:events')
       const winston = require('winston')
       const lib = require('pino-websocket')
-      if (typeof lib.default !== 'function' || typeof lib.createEncoder !== 'function') process.exit(3)
+      if (typeof lib.default !== 'function' || typeof lib.encodeMessages !== 'function') process.exit(3)
       const wt = new lib.WebSocketTransport({ port: Number(process.env.PORT), wireFormat: 'json_lines' })
       const logger = winston.createLogger({ transports: [wt] })
       logger.info('x', { from: 'cjs-winston' })
       logger.end()
       once(wt, 'finish').then(() => {
-        const [message] = lib.createEncoder({ format: 'json_lines' }).encode([{ time: { sec: 1, nsec: 0 }, record: { a: 1 } }])
+        const [message] = lib.encodeMessages([{ time: { sec: 1, nsec: 0 }, record: { a: 1 } }], { format: 'json_lines' })
         process.stdout.write(message.data.toString())
       })
     `)

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { decodeMulti } from '@msgpack/msgpack'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from '../src/encoders/msgpack.js'
-import { createEncoder, decodeMessage, type DateFormat, type EventTime, type LogEvent } from '../src/index.js'
+import { decodeMessage, encodeMessages, type DateFormat, type EventTime, type LogEvent } from '../src/index.js'
+import { createEncoder } from '../src/encoders/index.js'
+import { resolveEncoderOptions } from '../src/options.js'
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed from its seed. */
 function prng (seed: number): () => number {
@@ -59,8 +61,7 @@ describe('round trip: decodeMessage(encode(events)) gives the events back', () =
         const random = prng(SEED)
         // The date key is 'date'; random records never hold it (a collision keeps the record's own value).
         const events: LogEvent[] = Array.from({ length: 300 }, () => ({ time: randomTime(random), record: randomRecord(random) }))
-        const encoder = createEncoder({ format, jsonDateFormat, maxMessageBytes: 16 * 1024 })
-        const messages = encoder.encode(events, (reason) => assert.fail(`dropped: ${reason}`))
+        const messages = encodeMessages(events, { format, jsonDateFormat, maxMessageBytes: 16 * 1024 }, ({ reason }) => assert.fail(`dropped: ${reason}`))
         assert.ok(messages.length > 1, 'the batch was split')
         const decoded: LogEvent[] = []
         for (const { data, binary } of messages) {
@@ -94,7 +95,7 @@ describe('round trip: decodeMessage(encode(events)) gives the events back', () =
     records.push({ date: 'own', a: 1 }, { a: { date: 1 } }, { 'd\u0061te': 'escaped' }, {}, { s: 'quote " and \\u0041 text' })
     for (const format of ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const) {
       for (const jsonDateKey of ['date', false] as const) {
-        const encoder = createEncoder({ format, jsonDateKey })
+        const encoder = createEncoder(resolveEncoderOptions({ format, jsonDateKey }))
         for (const record of records) {
           const time = randomTime(random)
           // Copies: msgpack hands out a view of its scratch buffer.
@@ -110,7 +111,7 @@ describe('round trip: decodeMessage(encode(events)) gives the events back', () =
   test('gelf: the mapped fields come back, the timestamp is the event time', () => {
     const random = prng(SEED)
     const events: LogEvent[] = Array.from({ length: 200 }, () => ({ time: randomTime(random), record: randomRecord(random) }))
-    const messages = createEncoder({ format: 'gelf' }).encode(events, (reason) => assert.fail(`dropped: ${reason}`))
+    const messages = encodeMessages(events, { format: 'gelf' }, ({ reason }) => assert.fail(`dropped: ${reason}`))
     const decoded = messages.flatMap(({ data }) => {
       for (const line of data.toString().trimEnd().split('\n')) JSON.parse(line)
       return decodeMessage(data)

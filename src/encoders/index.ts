@@ -1,4 +1,4 @@
-import type { Format, ResolvedOptions } from '../options.js'
+import type { EncoderOptions, Format } from '../options.js'
 import type { Chunk } from '../queue.js'
 import { timeFromMillis, type EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
@@ -34,14 +34,10 @@ export interface Message {
 /** Why a record was not sent. */
 export type DropReason = 'overflow' | 'oversized' | 'unencodable' | 'shutdown'
 
-/** The encoder options: the wire part of {@link ResolvedOptions}. */
-export type EncoderOptions = Pick<ResolvedOptions, 'format' | 'jsonDateKey' | 'jsonDateFormat' | 'maxMessageBytes' |
-'gelfShortMessageKey' | 'gelfFullMessageKey' | 'gelfHostKey' | 'gelfLevelKey' | 'gelfTimestampKey'>
-
 /**
- * Turns events into WebSocket messages. Records are encoded one by one (so a bad
- * record is found alone and the byte size of each is known), then joined into
- * messages of at most `maxMessageBytes`.
+ * Turns events into records of a wire format, and records into messages. Records
+ * are encoded one by one (so a bad record is found alone and the byte size of
+ * each is known); the queue decides which records make a message.
  */
 export interface Encoder {
   readonly format: Format
@@ -58,14 +54,8 @@ export interface Encoder {
    * until the next call (copy them). Throws when the record cannot be encoded.
    */
   encodeRecord (event: LogEvent | JsonEvent): Chunk
-  /** One message from encoded records, in parts that are joined in order. */
+  /** One message from encoded records, in parts that are joined in order (it may be one of them). */
   frame (parts: readonly Buffer[]): Buffer
-  /**
-   * Messages for these events, split so none exceeds `maxMessageBytes`. Records
-   * that cannot be encoded or are too large on their own are left out and reported
-   * to `onDrop`.
-   */
-  encode<E extends LogEvent | JsonEvent> (events: Iterable<E>, onDrop?: (reason: DropReason, event: E, error?: Error) => void): Message[]
 }
 
 /**
@@ -136,10 +126,9 @@ function parseObject (json: string): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-/** Create the encoder for a wire format; options are resolved with {@link resolveOptions} when given raw. */
-export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
-  const format = options.format ?? 'msgpack'
-  const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024
+/** Create the encoder for a wire format, from resolved options. */
+export function createEncoder (options: EncoderOptions): Encoder {
+  const { format } = options
   const isJsonArray = format === 'json'
   let encodeRecord: (event: LogEvent | JsonEvent) => Chunk
   let lineCodec: LineCodec | undefined
@@ -171,7 +160,7 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
         ? encodeGelf(event.time, parseObject(event.json))
         : encodeGelf(event.time, event.record, event.metadata)
     } else {
-      const json = createJsonRecordEncoder(options.jsonDateKey ?? 'date', options.jsonDateFormat ?? 'double')
+      const json = createJsonRecordEncoder(options.jsonDateKey, options.jsonDateFormat)
       lineCodec = spliceCodec(json.splice, terminator)
       encodeText = (event) => 'json' in event
         ? json.spliceJsonLine(event.time, event.json)
@@ -201,36 +190,6 @@ export function createEncoder (options: Partial<EncoderOptions> = {}): Encoder {
     terminator,
     lineCodec,
     encodeRecord,
-    frame,
-    encode (events, onDrop) {
-      const messages: Message[] = []
-      let batch: Buffer[] = []
-      let bytes = overhead
-      const flush = (): void => {
-        if (batch.length > 0) messages.push({ binary: format === 'msgpack', data: frame(batch) })
-        batch = []
-        bytes = overhead
-      }
-      for (const event of events) {
-        let record: Buffer
-        try {
-          const chunk = encodeRecord(event)
-          record = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk)
-        } catch (error) {
-          onDrop?.('unencodable', event, error as Error)
-          continue
-        }
-        const cost = record.length
-        if (cost + overhead > maxMessageBytes) {
-          onDrop?.('oversized', event)
-          continue
-        }
-        if (bytes + cost > maxMessageBytes) flush()
-        batch.push(record)
-        bytes += cost
-      }
-      flush()
-      return messages
-    }
+    frame
   }
 }
