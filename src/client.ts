@@ -41,10 +41,14 @@ const debug = debuglog('pino-websocket')
 
 /** How long close() waits for the server's close frame before terminating. */
 const CLOSE_HANDSHAKE_TIMEOUT = 1000
-/** Connections that must time out on pongs, with no pong ever seen, before the server is taken for one that never answers pings. */
+/** Connections in a row that end on a pong timeout, with no pong ever seen, before a warning that the server may never answer pings. */
 const NO_PONG_CONNECTIONS = 2
 /** Close code of a message too big for the server (RFC 6455 7.4.1). */
 const MESSAGE_TOO_BIG = 1009
+/** Close code of a connection that ended without a close frame (a reset, a crash, or a close frame lost to a reset). */
+const ABNORMAL = 1006
+/** Smallest message size a suspected (not stated) limit shrinks messages to. */
+const MIN_SUSPECTED_LIMIT = 4096
 
 type State = 'idle' | 'connecting' | 'open' | 'idle-closing' | 'waiting' | 'closed'
 
@@ -64,8 +68,10 @@ export interface Stats {
   reconnects: number
   /** Pings that were not answered within `pongTimeout`. */
   pongTimeouts: number
-  /** The delivery mode in force: `at-most-once` after a server was found never to answer pings. */
+  /** The delivery mode, as the options chose it: never changed behind the user's back. */
   delivery: ResolvedOptions['delivery']
+  /** The message size in force: `maxMessageBytes`, or less once the server refused larger messages. */
+  maxMessageBytes: number
 }
 
 /** Payloads of the events; all plain data, so they cross pino's worker boundary. */
@@ -88,13 +94,13 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #connection: Connection | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #idleTimer: NodeJS.Timeout | undefined
-  /** Whether any pong ever came, and how many connections timed out on pongs before one did. */
+  /** Whether any pong ever came, and how many connections in a row timed out on pongs before one did. */
   #pongSeen = false
   #noPongConnections = 0
-  /** Messages sent on this connection and not yet confirmed: the queue position past each, its record count. */
-  #unconfirmed: Array<{ end: number, count: number }> = []
-  /** Message size in force: maxMessageBytes, halved when the server refuses messages as too big. */
-  #maxMessageBytes: number
+  /** Messages sent on this connection and not yet confirmed: the queue positions they span, their size. */
+  #unconfirmed: Array<{ start: number, end: number, bytes: number }> = []
+  /** Where the first unconfirmed message started when the last connection died abnormally (-1: no such death since a confirmation). */
+  #lastDeathAt = -1
   #pumpScheduled = false
   #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
   #flushWaiters: Array<() => void> = []
@@ -105,13 +111,13 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     super()
     this.#options = options
     this.#encoder = createEncoder(options)
-    this.#maxMessageBytes = options.maxMessageBytes
     this.#queue = new RecordQueue(options.maxQueueBytes, options.maxMessageBytes, options.overflow, (record) => {
       this.#toFallback(record)
       this.#drop('overflow')
     })
     this.#backoff = new Backoff(options.reconnectDelay, options.maxReconnectDelay)
     this.#stats = {
+      maxMessageBytes: options.maxMessageBytes,
       accepted: 0,
       delivered: 0,
       dropped: { overflow: 0, oversized: 0, unencodable: 0, shutdown: 0 },
@@ -179,7 +185,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   /** Whether a record of `length` bytes fits in one message on its own. */
   #fits (length: number): boolean {
-    return length + this.#encoder.overhead <= this.#maxMessageBytes
+    return length + this.#encoder.overhead <= this.#stats.maxMessageBytes
   }
 
   /** Queue an encoded record, or route it to the fallback file with its drop reason. */
@@ -270,10 +276,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #connect (): void {
     if (this.#state === 'closed') return
     this.#state = 'connecting'
+    const atLeastOnce = this.#stats.delivery === 'at-least-once'
     const connection = new Connection(this.#options, {
-      confirmEach: this.#stats.delivery === 'at-least-once',
-      // A server found never to answer pings is not timed out on them (at-most-once from then on).
-      requirePongs: this.#pongSeen || this.#stats.delivery === 'at-least-once'
+      confirmEach: atLeastOnce,
+      // At most once (chosen for a server that may not answer pings), heartbeats
+      // still find a dead peer once the server has shown that it answers them.
+      requirePongs: atLeastOnce || this.#pongSeen
     })
     this.#connection = connection
     connection.on('open', () => this.#onOpen())
@@ -287,16 +295,18 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   #onOpen (): void {
     this.#state = 'open'
-    // Unconfirmed records go again first, in order, on this freshly handshaked socket.
-    this.#stats.resent += this.#queue.rewind()
     debug('open %s', this.#options.endpoint)
     this.emit('open', { endpoint: this.#options.endpoint })
     this.#armIdleTimer()
     this.#pump()
+    // Nothing to send: a ping at once shows whether the server answers (a pong also resets the backoff).
+    if (this.#queue.unsent === 0) this.#connection?.probe()
   }
 
   #onConfirm (mark: number): void {
     this.#pongSeen = true
+    this.#noPongConnections = 0
+    this.#lastDeathAt = -1
     // The server reads what we send: this connection is healthy.
     this.#backoff.reset()
     if (mark === -1) return
@@ -317,7 +327,9 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       debug('disconnected from %s: %d %s', this.#options.endpoint, info.code, info.reason)
       this.emit('disconnect', { endpoint: this.#options.endpoint, code: info.code, reason: this.#redact(info.reason) })
     }
-    if (info.code === MESSAGE_TOO_BIG) this.#shrinkMessages(unconfirmed[0])
+    // What was sent and not confirmed goes again, first and in order, on the next connection.
+    this.#stats.resent += this.#queue.rewind()
+    this.#judgeMessageSize(info, unconfirmed)
     if (this.#state === 'idle-closing') {
       // Records that came during the closing handshake go out on a fresh connection at once.
       if (this.#queue.length === 0) this.#state = 'idle'
@@ -344,33 +356,50 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   #onPongTimeout (): void {
     this.#stats.pongTimeouts++
-    if (!this.#pongSeen && this.#stats.delivery === 'at-least-once' && ++this.#noPongConnections >= NO_PONG_CONNECTIONS) {
-      // The server reads (the handshake worked) but never answers pings: confirming
-      // through pongs would re-send forever. Deliver at most once instead.
-      this.#stats.delivery = 'at-most-once'
-      this.#warn('PINO_WS_WARN_NO_PONG', `the server never answered a ping on ${NO_PONG_CONNECTIONS} connections; delivery is now at-most-once`)
-    }
     debug('%s: no pong within %d ms, terminated', this.#options.endpoint, this.#options.pongTimeout)
+    // A slow server looks just like one that never answers pings, so delivery is
+    // never switched to at-most-once here: records stay queued and go again. The
+    // user is told, since only they know which server they have.
+    if (!this.#pongSeen && ++this.#noPongConnections === NO_PONG_CONNECTIONS) {
+      this.#warn('PINO_WS_WARN_NO_PONG', `the server has not answered a ping within ${this.#options.pongTimeout} ms on ${NO_PONG_CONNECTIONS} connections; records are kept and sent again. ` +
+        'A slow server needs a longer `pongTimeout`; one that never answers pings needs `delivery: \'at-most-once\'`')
+    }
   }
 
   /**
-   * The server closed with 1009: the oldest unconfirmed message was too big for
-   * it. A single record that big is dropped as oversized; otherwise messages are
-   * halved from now on, until they fit.
+   * Whether the connection died of a message too big for the server, and if so
+   * make messages smaller. The evidence: a 1009 close; or, since some servers
+   * reset the connection right after their 1009 (and the reset loses the close
+   * frame), two abnormal ends in a row with the same message first in line and
+   * unconfirmed. The culprit is among the unconfirmed messages, so the limit
+   * becomes half the largest of them: each step at least halves what failed, and
+   * a record that alone exceeds the new limit is dropped as oversized.
    */
-  #shrinkMessages (culprit: { end: number, count: number } | undefined): void {
-    if (culprit !== undefined && culprit.count === 1) {
-      const record = this.#queue.removeHead(culprit.end - 1)
-      if (record !== undefined) {
-        this.#toFallback(record)
-        this.#drop('oversized', 'the server refused the record as too big (1009)')
-      }
+  #judgeMessageSize (info: CloseInfo, unconfirmed: ReadonlyArray<{ start: number, bytes: number }>): void {
+    if (unconfirmed.length === 0) return
+    const largest = Math.max(...unconfirmed.map((message) => message.bytes))
+    if (info.code === MESSAGE_TOO_BIG) {
+      this.#shrinkMessages(largest, 64, 'the server closed the connection with 1009 (message too big)')
       return
     }
-    const smaller = Math.max(64, Math.floor(this.#maxMessageBytes / 2))
-    if (smaller === this.#maxMessageBytes) return
-    this.#maxMessageBytes = smaller
-    this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', `the server refused a message as too big (1009); messages are now at most ${smaller} bytes`)
+    if (info.code !== ABNORMAL || !info.opened || info.pongTimedOut) return
+    const first = unconfirmed[0].start
+    if (first === this.#lastDeathAt) {
+      this.#shrinkMessages(largest, MIN_SUSPECTED_LIMIT, `connections ended twice in a row, without a close frame, right after a message of ${largest} bytes`)
+    }
+    this.#lastDeathAt = first
+  }
+
+  #shrinkMessages (failed: number, floor: number, why: string): void {
+    const current = this.#stats.maxMessageBytes
+    const smaller = Math.max(floor, Math.floor(Math.min(current, failed) / 2))
+    if (smaller >= current) return
+    this.#stats.maxMessageBytes = smaller
+    const error = `the server refuses messages of more than about ${smaller} bytes`
+    const dropped = this.#queue.removeLarger(smaller - this.#encoder.overhead, (record) => this.#toFallback(record))
+    if (dropped > 0) this.#drop('oversized', error, dropped)
+    this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', `${why}; messages are now at most ${smaller} bytes` +
+      (dropped > 0 ? `, and ${dropped} record(s) larger than that were dropped` : ''))
   }
 
   #schedulePump (): void {
@@ -394,10 +423,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     let sent = false
     while (this.#queue.unsent > 0 && connection.writable) {
       const start = this.#queue.sentEnd
-      const parts = this.#queue.takeBatch(this.#maxMessageBytes, this.#encoder.overhead)
+      const parts = this.#queue.takeBatch(this.#stats.maxMessageBytes, this.#encoder.overhead)
       const end = this.#queue.sentEnd
-      if (this.#stats.delivery === 'at-least-once') this.#unconfirmed.push({ end, count: end - start })
-      connection.send(this.#encoder.frame(parts), this.#encoder.binary, end)
+      const message = this.#encoder.frame(parts)
+      if (this.#stats.delivery === 'at-least-once') this.#unconfirmed.push({ start, end, bytes: message.length })
+      connection.send(message, this.#encoder.binary, end)
       sent = true
     }
     if (sent) this.#armIdleTimer()

@@ -63,14 +63,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #rejection: Rejection | undefined
   /** Messages handed to ws whose write has not completed. */
   #writing = 0
-  /** Pings sent and not answered yet: sequence number, and the mark of the last message before it (-1: none). */
-  #pings: Array<{ seq: number, mark: number }> = []
+  /**
+   * The one ping in flight: its sequence number and the mark of the last message
+   * before it (-1: none). One at a time keeps us far below any server's guard
+   * against piled-up pongs (ws ends a connection past 60 pending ones).
+   */
+  #ping: { seq: number, mark: number } | undefined
+  /** The mark of the last message sent since the ping in flight (-1: none): the next ping covers it. */
+  #uncovered = -1
   #pingSeq = 0
   #heartbeatTimer: NodeJS.Timeout | undefined
   #pongTimer: NodeJS.Timeout | undefined
 
   /**
-   * @param confirmEach send a ping after every message, whose pong confirms it
+   * @param confirmEach confirm messages with pings: a ping follows a message at
+   * once when none is in flight, else when the pong comes, covering every message
+   * since (a pong proves the server read everything sent before its ping)
    * @param requirePongs end the connection when a ping is not answered within `pongTimeout`
    */
   constructor (options: ConnectionOptions, { confirmEach, requirePongs }: { confirmEach: boolean, requirePongs: boolean }) {
@@ -94,7 +102,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#writing === 0 && ws.bufferedAmount < HIGH_WATER_MARK
   }
 
-  /** Send one message; with `confirmEach`, its ping leaves in the same socket write. */
+  /** Send one message; with `confirmEach` and no ping in flight, its ping leaves in the same socket write. */
   send (message: Buffer, binary: boolean, mark: number): void {
     const ws = this.#ws!
     this.#writing++
@@ -105,8 +113,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#writing--
       if (error === undefined || error === null) this.emit('written', mark)
     })
-    if (this.#confirmEach) this.#ping(mark)
+    if (this.#confirmEach) {
+      if (this.#ping === undefined) this.#sendPing(mark)
+      else this.#uncovered = mark
+    }
     this.#socket?.uncork()
+  }
+
+  /** Check that the server answers now, rather than at the next heartbeat (a ping unless one is in flight). */
+  probe (): void {
+    if (this.#opened && !this.#closed && this.#ping === undefined) this.#sendPing(-1)
   }
 
   /** Close with a close frame; terminate if the server does not answer within `timeout` ms. */
@@ -172,36 +188,36 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #onOpen (): void {
     this.#opened = true
-    this.#heartbeatTimer = setInterval(() => {
-      if (this.#pings.length === 0) this.#ping(-1)
-    }, this.#options.pingInterval).unref()
+    this.#heartbeatTimer = setInterval(() => this.probe(), this.#options.pingInterval).unref()
     this.emit('open')
   }
 
   /** Send a ping whose payload is its sequence number, covering every message before it. */
-  #ping (mark: number): void {
+  #sendPing (mark: number): void {
     const seq = ++this.#pingSeq
     const payload = Buffer.allocUnsafe(4)
     payload.writeUInt32BE(seq >>> 0)
     this.#ws!.ping(payload)
-    this.#pings.push({ seq, mark })
-    if (this.#requirePongs) this.#pongTimer ??= setTimeout(() => this.#onPongTimeout(), this.#options.pongTimeout).unref()
+    this.#ping = { seq, mark }
+    if (this.#requirePongs) this.#pongTimer = setTimeout(() => this.#onPongTimeout(), this.#options.pongTimeout).unref()
   }
 
   #onPong (data: Buffer): void {
     // A pong answers its ping and, since control frames keep stream order, every
-    // message before it. A server may answer only the latest of several pings.
-    if (data.length !== 4 || this.#closed) return
-    const seq = data.readUInt32BE(0)
-    const index = this.#pings.findIndex((ping) => ping.seq === seq)
-    if (index === -1) return
-    let mark = -1
-    for (const ping of this.#pings.splice(0, index + 1)) if (ping.mark !== -1) mark = ping.mark
+    // message before it. Unsolicited pongs (heartbeats some servers send) are ignored.
+    const ping = this.#ping
+    if (ping === undefined || this.#closed || data.length !== 4 || data.readUInt32BE(0) !== (ping.seq >>> 0)) return
+    this.#ping = undefined
+    clearTimeout(this.#pongTimer)
+    this.#pongTimer = undefined
     // A server that answers pings is held to it from now on.
     this.#requirePongs = true
-    clearTimeout(this.#pongTimer)
-    this.#pongTimer = this.#pings.length > 0 ? setTimeout(() => this.#onPongTimeout(), this.#options.pongTimeout).unref() : undefined
-    this.emit('confirm', mark)
+    if (this.#uncovered !== -1) {
+      const mark = this.#uncovered
+      this.#uncovered = -1
+      this.#sendPing(mark)
+    }
+    this.emit('confirm', ping.mark)
   }
 
   #onPongTimeout (): void {

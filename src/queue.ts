@@ -163,12 +163,40 @@ export class RecordQueue {
     return count
   }
 
-  /** Remove the first record if it is at absolute position `position`; returns a copy of it. */
-  removeHead (position: number): Buffer | undefined {
-    if (this.length === 0 || this.#base !== position) return undefined
-    const record = Buffer.from(this.#view(this.#head))
-    this.#shift()
-    return record
+  /**
+   * Remove every record longer than `maxLength` bytes, handing each to `each` (a
+   * view, valid during the call); returns how many. Positions after a removed
+   * record move down, so only while nothing is in flight (after {@link rewind}).
+   */
+  removeLarger (maxLength: number, each: (record: Buffer) => void): number {
+    if (this.#sentEnd !== this.#base) throw new Error('removeLarger() with records in flight')
+    const starts: number[] = []
+    const lengths: number[] = []
+    let removed = 0
+    for (let index = this.#head; index < this.#starts.length; index++) {
+      const length = this.#lengths[index]
+      if (length > maxLength) {
+        each(this.#view(index))
+        this.#bytes -= length
+        removed++
+      } else {
+        starts.push(this.#starts[index])
+        lengths.push(length)
+      }
+    }
+    if (removed === 0) return 0
+    // The holes left in the ring are taken back as the head passes them.
+    this.#starts = starts
+    this.#lengths = lengths
+    this.#head = 0
+    if (starts.length === 0) {
+      this.#reset()
+    } else {
+      const last = starts.length - 1
+      this.#wrapped = starts[last] < starts[0]
+      this.#write = starts[last] + lengths[last]
+    }
+    return removed
   }
 
   /** Make every sent, unconfirmed record unsent again (after a reconnect); returns how many. */

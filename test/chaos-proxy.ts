@@ -9,7 +9,7 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
  */
 export type ProxyMode = 'pass' | 'refuse' | 'blackhole'
 
-interface Pipe { client: Socket, upstream: Socket, blackholed: boolean, idleTimer?: NodeJS.Timeout }
+interface Pipe { client: Socket, upstream: Socket, blackholed: boolean, idleTimer?: NodeJS.Timeout, backlog: Buffer[] }
 
 export class ChaosProxy {
   port = 0
@@ -19,15 +19,33 @@ export class ChaosProxy {
   delay = 0
   /** Close (FIN) a connection after this many ms without data either way; 0 for never. */
   closeAfterIdle = 0
+  /** Bytes per second forwarded from client to server (a server that reads slowly); 0 for no limit. */
+  throttle = 0
   /** Connections accepted so far. */
   accepted = 0
   readonly #pipes = new Set<Pipe>()
   readonly #server: Server
   readonly #target: number
 
+  readonly #drip: NodeJS.Timeout
+
   constructor (targetPort: number) {
     this.#target = targetPort
     this.#server = createServer((client) => this.#accept(client))
+    // Every 50 ms, a twentieth of `throttle` bytes of each connection's backlog go on.
+    this.#drip = setInterval(() => {
+      for (const pipe of this.#pipes) {
+        let budget = this.throttle === 0 ? Infinity : Math.max(1, Math.floor(this.throttle / 20))
+        while (pipe.backlog.length > 0 && budget > 0) {
+          const chunk = pipe.backlog[0]
+          const part = chunk.subarray(0, budget)
+          if (part.length === chunk.length) pipe.backlog.shift()
+          else pipe.backlog[0] = chunk.subarray(part.length)
+          budget -= part.length
+          if (!pipe.upstream.destroyed) pipe.upstream.write(part)
+        }
+      }
+    }, 50).unref()
   }
 
   async start (): Promise<this> {
@@ -62,6 +80,7 @@ export class ChaosProxy {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.#drip)
     this.resetAll()
     await new Promise((resolve) => this.#server.close(resolve))
   }
@@ -75,7 +94,7 @@ export class ChaosProxy {
     }
     const upstream = createConnection({ host: '127.0.0.1', port: this.#target })
     upstream.on('error', () => client.destroy())
-    const pipe: Pipe = { client, upstream, blackholed: this.mode === 'blackhole' }
+    const pipe: Pipe = { client, upstream, blackholed: this.mode === 'blackhole', backlog: [] }
     this.#pipes.add(pipe)
     const forget = (): void => {
       clearTimeout(pipe.idleTimer)
@@ -97,7 +116,10 @@ export class ChaosProxy {
       if (this.delay === 0) to.write(chunk)
       else setTimeout(() => { if (!to.destroyed) to.write(chunk) }, this.delay)
     }
-    client.on('data', forward(upstream))
+    client.on('data', (chunk: Buffer) => {
+      if (this.throttle === 0 && pipe.backlog.length === 0) forward(upstream)(chunk)
+      else if (!pipe.blackholed) pipe.backlog.push(chunk)
+    })
     upstream.on('data', forward(client))
   }
 }

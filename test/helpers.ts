@@ -12,6 +12,8 @@ export interface TestServer {
   /** Upgrade requests seen: path and raw headers in order. */
   handshakes: Array<{ url: string, rawHeaders: string[], at: number }>
   sockets: Set<WebSocket>
+  /** Called with each new connection, before any message (to make the server misbehave). */
+  onConnection?: (socket: WebSocket) => void
   /** Stop accepting and drop every client at once (like a crash). */
   kill (): Promise<void>
   close (): Promise<void>
@@ -39,6 +41,7 @@ export async function startServer (options: DecodeOptions & { port?: number } = 
   }
   wss.on('connection', (socket, request) => {
     server.sockets.add(socket)
+    server.onConnection?.(socket)
     server.handshakes.push({ url: request.url ?? '', rawHeaders: request.rawHeaders, at: Date.now() })
     socket.on('close', () => server.sockets.delete(socket))
     socket.on('message', (data: Buffer, binary) => {

@@ -76,13 +76,37 @@ describe('RecordQueue', () => {
     assert.equal(queue.bytes, 0)
   })
 
-  test('removeHead takes the first record only at its position', () => {
-    const queue = new RecordQueue(100, 10, 'drop_oldest', () => {})
-    queue.push('one')
-    queue.push('two')
-    assert.equal(queue.removeHead(1), undefined)
-    assert.equal(queue.removeHead(0)?.toString(), 'one')
-    assert.equal(queue.length, 1)
+  test('removeLarger takes out the records over a size, wherever they are, and the ring stays exact after', () => {
+    let seed = 11
+    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+    let kept: string[] = []
+    const queue = new RecordQueue(4096, 300, 'drop_oldest', (record) => {
+      assert.equal(record.toString(), kept.shift(), 'evicted in order')
+    })
+    for (let i = 0; i < 20_000; i++) {
+      const record = `${i}:${'x'.repeat(Math.floor(random() * 290))}`
+      queue.push(record)
+      kept.push(record)
+      if (random() < 0.3) {
+        const sent = text(queue.takeBatch(1000, 0))
+        if (random() < 0.5) {
+          assert.equal(sent, kept.splice(0, queue.confirm(queue.sentEnd)).join(''), 'confirmed in order')
+        } else {
+          queue.rewind()
+          const max = 50 + Math.floor(random() * 250)
+          const removed: string[] = []
+          assert.equal(queue.removeLarger(max, (view) => removed.push(view.toString())), removed.length)
+          assert.deepEqual(removed, kept.filter((r) => r.length > max))
+          kept = kept.filter((r) => r.length <= max)
+          assert.equal(queue.length, kept.length)
+          assert.equal(queue.bytes, kept.join('').length)
+        }
+      }
+    }
+    const rest: string[] = []
+    queue.drain((record) => rest.push(record.toString()))
+    assert.deepEqual(rest, kept)
+    assert.throws(() => { queue.push('a'); queue.takeBatch(10, 0); queue.removeLarger(0, () => {}) }, /in flight/)
   })
 
   test('a ring grown for an outage is given back once the queue is empty', () => {
