@@ -101,6 +101,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #unconfirmed: Array<{ start: number, end: number, bytes: number }> = []
   /** Where the first unconfirmed message started when the last connection died abnormally (-1: no such death since a confirmation). */
   #lastDeathAt = -1
+  #openedAt = 0
   #pumpScheduled = false
   #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
   #flushWaiters: Array<() => void> = []
@@ -295,6 +296,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   #onOpen (): void {
     this.#state = 'open'
+    this.#openedAt = Date.now()
     debug('open %s', this.#options.endpoint)
     this.emit('open', { endpoint: this.#options.endpoint })
     this.#armIdleTimer()
@@ -330,10 +332,18 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     // What was sent and not confirmed goes again, first and in order, on the next connection.
     this.#stats.resent += this.#queue.rewind()
     this.#judgeMessageSize(info, unconfirmed)
+    // A connection that stayed up through a heartbeat and its pong timeout was healthy, pong or not.
+    if (info.opened && Date.now() - this.#openedAt >= this.#options.pingInterval + this.#options.pongTimeout) this.#backoff.reset()
+    if (this.#queue.length === 0) {
+      // Nothing to send (an idle proxy or the server closed a quiet connection, or
+      // we did): no reconnect loop while idle; the next record connects at once.
+      debug('%s: nothing queued; the next record opens a new connection', this.#options.endpoint)
+      this.#state = 'idle'
+      return
+    }
     if (this.#state === 'idle-closing') {
       // Records that came during the closing handshake go out on a fresh connection at once.
-      if (this.#queue.length === 0) this.#state = 'idle'
-      else this.#connect()
+      this.#connect()
       return
     }
     this.#state = 'waiting'

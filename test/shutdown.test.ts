@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { ChaosProxy } from './chaos-proxy.js'
 import { freePort, range, sequence, startServer } from './helpers.js'
 
 // Shutdown and memory scenarios of ../shared/spec/reliability.md (15, 18-24): the app
@@ -49,6 +50,17 @@ describe('shutdown scenarios', () => {
       await server.close()
     })
   }
+
+  test('(19b) pino: records logged after a long gap behind an idle-closing proxy, then a natural exit: all delivered', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const proxy = await new ChaosProxy(server.port).start()
+    proxy.closeAfterIdle = 300
+    const run = await runApp('pino', { PORT: String(proxy.port), MODE: 'gap', COUNT: '2000', GAP_MS: '3000', DEFAULT_DELAYS: '1' })
+    assert.equal(run.code, 0, run.stderr)
+    assert.deepEqual(sequence(server.events).unique, range(4000))
+    await proxy.close()
+    await server.close()
+  })
 
   test('(20) pino: logger.flush(cb) resolves with the server up (all delivered) and down (by the deadline)', async () => {
     const server = await startServer({ format: 'json_lines' })
