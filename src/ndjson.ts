@@ -1,4 +1,4 @@
-import { timeFromMillis, timeOf } from './encoders/dates.js'
+import { timeFromEpoch, timeFromMillis, timeOf } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LogEvent } from './encoders/index.js'
 
 /**
@@ -73,11 +73,11 @@ export class NdjsonReader {
 
   /** One line: through the codec when its time opens it and it holds no needle, else as text. */
   #line (bytes: Buffer, start: number, stop: number, plain: boolean): void {
-    const ms = leadingTime(bytes, start, stop)
-    if (ms !== -1 && plain && this.#codec !== undefined && this.#codec.take(ms, bytes, start, stop, this.#sink)) return
+    const epoch = leadingTime(bytes, start, stop)
+    if (epoch !== -1 && plain && this.#codec !== undefined && this.#codec.take(epoch, bytes, start, stop, this.#sink)) return
     const line = bytes.toString('utf8', start, stop)
-    if (ms !== -1) {
-      this.#sink.write({ time: timeFromMillis(ms), json: line })
+    if (epoch !== -1) {
+      this.#sink.write({ time: timeFromEpoch(epoch), json: line })
       return
     }
     let record: unknown
@@ -154,9 +154,10 @@ const LEVEL_KEY = Buffer.from('level":')
 const TIME_KEY = Buffer.from('time":')
 
 /**
- * The epoch milliseconds of a JSON line that opens with a `time` key holding an
- * integer, alone or after a `level` key (`{"level":30,"time":1700000000000,…`,
- * as pino writes it); -1 for any other line, whose time is then read by parsing it.
+ * The epoch time (an integer, milliseconds or seconds: see `timeFromEpoch`) of a
+ * JSON line that opens with a `time` key holding an integer, alone or after a
+ * `level` key (`{"level":30,"time":1700000000000,…`, as pino writes it); -1 for
+ * any other line, whose time is then read by parsing it.
  */
 export function leadingTime (bytes: Buffer, start: number, end: number): number {
   if (bytes[start] !== OPEN_BRACE || bytes[start + 1] !== QUOTE) return -1

@@ -7,7 +7,7 @@ import { ExtensionCodec, decodeMulti } from '@msgpack/msgpack'
 import { decodeMessage, encodeMessages, type LogEvent } from '../src/index.js'
 import { createEncoder, type JsonEvent } from '../src/encoders/index.js'
 import { resolveEncoderOptions, resolveOptions } from '../src/options.js'
-import { createDateFormatter, formatDate, formatDouble } from '../src/encoders/dates.js'
+import { createDateFormatter, formatDate, formatDouble, timeOf } from '../src/encoders/dates.js'
 
 // Copied from ../shared/fluent-bit-vectors, so the tests need nothing outside the repository.
 const VECTORS = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fluent-bit-vectors')
@@ -148,6 +148,19 @@ describe('dates', () => {
         assert.equal(cached(time), formatDate(time, format), `${format} ${JSON.stringify(time)}`)
       }
     }
+  })
+
+  test('event times: epoch ms and seconds told apart by size, ISO strings to the nanosecond, Dates', () => {
+    assert.deepEqual(timeOf(1700000000123), { sec: 1700000000, nsec: 123000000 })
+    assert.deepEqual(timeOf(1700000000), { sec: 1700000000, nsec: 0 }, "pino's unixTime is in seconds")
+    assert.deepEqual(timeOf(1700000000.25), { sec: 1700000000, nsec: 250000000 })
+    assert.deepEqual(timeOf('2023-11-14T22:13:20.123456789Z'), { sec: 1700000000, nsec: 123456789 }, "pino's isoTimeNano")
+    assert.deepEqual(timeOf('2023-11-14T23:13:20.000001+01:00'), { sec: 1700000000, nsec: 1000 })
+    assert.deepEqual(timeOf('2023-11-14T22:13:20.5Z'), { sec: 1700000000, nsec: 500000000 })
+    assert.deepEqual(timeOf('2023-11-14T22:13:20Z'), { sec: 1700000000, nsec: 0 })
+    assert.deepEqual(timeOf(new Date(1700000000123)), { sec: 1700000000, nsec: 123000000 })
+    const now = timeOf('not a date')
+    assert.ok(Math.abs(now.sec - Date.now() / 1000) < 5, 'unreadable: the time of reading')
   })
 
   test('every date format from one event time, truncated like Fluent Bit', () => {

@@ -25,7 +25,9 @@ const LINES = [
   `{"msg":"ISO time","time":"2023-11-14T22:13:20.500Z"}`,
   `{"level":30,"time":${T + 6}}`,
   `{"level":30,"time":${T + 7},"msg":"CRLF"}\r`,
-  `{"level":30,"time":1.5,"msg":"fractional time"}`
+  `{"level":30,"time":1.5,"msg":"fractional time"}`,
+  `{"level":30,"time":1700000001,"msg":"seconds (pino's unixTime)"}`,
+  `{"level":30,"time":"2023-11-14T22:13:20.123456789Z","msg":"nanoseconds (pino's isoTimeNano)"}`
 ]
 
 /** What NdjsonReader must produce: the event each line makes when parsed. */

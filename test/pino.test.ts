@@ -114,6 +114,23 @@ describe('pino transport', () => {
     await server.close()
   })
 
+  test('unixTime (seconds) and isoTimeNano give the right event time, nanoseconds kept in msgpack', async () => {
+    const server = await startServer({ format: 'msgpack' })
+    for (const [i, timestamp] of [pino.stdTimeFunctions.unixTime, pino.stdTimeFunctions.isoTimeNano].entries()) {
+      const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port } })
+      pino({ timestamp }, transport).info({ seq: i }, 'timed')
+      await waitFor(() => server.events.length > i, 'the record')
+      await endLogger(transport)
+    }
+    const [unix, nano] = server.events
+    assert.equal(unix.time.sec, unix.record.time, 'seconds, not milliseconds')
+    assert.ok(Math.abs(unix.time.sec - Date.now() / 1000) < 60, `an event time of today: ${unix.time.sec}`)
+    const text = nano.record.time as string
+    assert.equal(nano.time.sec, Math.floor(Date.parse(text) / 1000))
+    assert.equal(nano.time.nsec, Number(/\.(\d{9})Z$/.exec(text)![1]), text)
+    await server.close()
+  })
+
   test('server down at start and up 2 s later: every record arrives, pino never sees an error', async () => {
     const port = await freePort()
     const transport = pino.transport({ target: 'pino-websocket', options: { port, format: 'json_lines', reconnectDelay: 50, maxReconnectDelay: 300 } })

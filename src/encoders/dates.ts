@@ -15,6 +15,23 @@ export function timeFromMillis (ms: number): EventTime {
 }
 
 /**
+ * Below this a numeric time is in seconds, above it in milliseconds: 10^11 s is
+ * the year 5138, 10^11 ms is March 1973. So pino's `unixTime` (seconds) and its
+ * default `epochTime` (milliseconds) both read right.
+ */
+const SECONDS_BELOW = 1e11
+
+/** The event time of a numeric epoch time: seconds (pino's `unixTime`) or milliseconds, told apart by size. */
+export function timeFromEpoch (value: number): EventTime {
+  if (Math.abs(value) >= SECONDS_BELOW) return timeFromMillis(value)
+  const sec = Math.floor(value)
+  return { sec, nsec: Math.round((value - sec) * 1e9) }
+}
+
+/** The fraction of a second in an ISO 8601 time, up to nanoseconds (pino's `isoTimeNano`). */
+const FRACTION = /T\d\d:\d\d:\d\d[.,](\d+)/
+
+/**
  * A date formatter that remembers the last time it rendered: log records come in
  * bursts that share a millisecond (pino) or at least a second, and rendering is
  * the costliest part of splicing a date into a line.
@@ -49,15 +66,24 @@ export function createDateFormatter (format: DateFormat): (time: EventTime) => s
 }
 
 /**
- * The event time of a record's time value: epoch milliseconds (pino's `time`),
- * a date string (pino's isoTime, winston's `timestamp`) or a Date; the current
- * time when the value is none of these.
+ * The event time of a record's time value: an epoch number (milliseconds, as
+ * pino's default `time`, or seconds, as its `unixTime`: see {@link timeFromEpoch}),
+ * a date string (pino's `isoTime` and `isoTimeNano`, nanoseconds kept; winston's
+ * `timestamp`) or a Date; the current time when the value is none of these.
  */
 export function timeOf (value: unknown): EventTime {
-  if (typeof value === 'number' && Number.isFinite(value)) return timeFromMillis(value)
-  if (typeof value === 'string' || value instanceof Date) {
-    const ms = new Date(value).getTime()
+  if (typeof value === 'number' && Number.isFinite(value)) return timeFromEpoch(value)
+  if (value instanceof Date) {
+    const ms = value.getTime()
     if (!Number.isNaN(ms)) return timeFromMillis(ms)
+  } else if (typeof value === 'string') {
+    const ms = Date.parse(value)
+    if (!Number.isNaN(ms)) {
+      const fraction = FRACTION.exec(value)?.[1]
+      if (fraction === undefined || fraction.length <= 3) return timeFromMillis(ms)
+      // Date.parse keeps milliseconds only: the second is its, the fraction the text's.
+      return { sec: Math.floor(ms / 1000), nsec: Number(fraction.slice(0, 9).padEnd(9, '0')) }
+    }
   }
   return timeFromMillis(Date.now())
 }

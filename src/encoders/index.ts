@@ -1,6 +1,6 @@
 import type { EncoderOptions, Format } from '../options.js'
 import type { Chunk } from '../queue.js'
-import { timeFromMillis, type EventTime } from './dates.js'
+import { timeFromEpoch, type EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
@@ -65,8 +65,8 @@ export interface Encoder {
  */
 export interface LineCodec {
   readonly needles: readonly Buffer[]
-  /** Hand the line `line[start, end)`, whose time is `ms`, to the sink as bytes. */
-  take (ms: number, line: Buffer, start: number, end: number, sink: LineSink): boolean
+  /** Hand the line `line[start, end)`, whose epoch time is `epoch` (see `timeFromEpoch`), to the sink as bytes. */
+  take (epoch: number, line: Buffer, start: number, end: number, sink: LineSink): boolean
 }
 
 /** What a {@link LineCodec} hands its bytes to. */
@@ -83,15 +83,15 @@ const CLOSE_BRACE = 0x7d
 function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec {
   // Lines come in bursts that share a millisecond: the head of the last one is kept.
   let head: Buffer = Buffer.alloc(0)
-  let headMs = -1
+  let headEpoch = -1
   return {
     // A \u escape may spell the date key or a lone surrogate: such lines are parsed.
     needles: splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix],
-    take (ms, line, start, end, sink) {
+    take (epoch, line, start, end, sink) {
       if (end - start <= 2 || line[end - 1] !== CLOSE_BRACE) return false
-      if (ms !== headMs) {
-        head = splice.head(timeFromMillis(ms))
-        headMs = ms
+      if (epoch !== headEpoch) {
+        head = splice.head(timeFromEpoch(epoch))
+        headEpoch = epoch
       }
       sink.pushSpliced(head, line, start + 1, end, terminator)
       return true
@@ -104,10 +104,10 @@ function transcodeCodec (): LineCodec {
   const transcode = createJsonToMsgpack()
   return {
     needles: [],
-    take (ms, line, start, end, sink) {
+    take (epoch, line, start, end, sink) {
       let record: Uint8Array
       try {
-        record = transcode(timeFromMillis(ms), line, start, end)
+        record = transcode(timeFromEpoch(epoch), line, start, end)
       } catch {
         // Not a record the transcoder takes: the parse path decides what it is.
         return false
