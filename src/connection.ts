@@ -12,7 +12,7 @@ const HIGH_WATER_MARK = 1024 * 1024
 const MAX_INBOUND_PAYLOAD = 64 * 1024
 
 /** What a connection needs of the options. */
-export type ConnectionOptions = Pick<ResolvedOptions, 'url' | 'headers' | 'connectTimeout' | 'pingInterval' | 'pongTimeout' | 'tls'>
+export type ConnectionOptions = Pick<ResolvedOptions, 'url' | 'headers' | 'protocols' | 'connectTimeout' | 'pingInterval' | 'pongTimeout' | 'tls'>
 
 /** How a connection ended; plain data. */
 export interface CloseInfo {
@@ -144,7 +144,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #open (): WebSocket {
     const { url, tls } = this.#options
-    const ws = new WebSocket(url, {
+    const ws = new WebSocket(url, [...this.#options.protocols], {
       headers: this.#options.headers,
       handshakeTimeout: this.#options.connectTimeout,
       perMessageDeflate: false,

@@ -1,3 +1,4 @@
+import { validateHeaderValue } from 'node:http'
 import { InvalidOptionError } from './errors.js'
 
 /** Wire format of each WebSocket message; names match Fluent Bit's `Format`. */
@@ -40,6 +41,13 @@ export interface Options {
    * @example { Authorization: 'Bearer abc' }
    */
   headers?: Record<string, string> | string[] | string
+  /**
+   * WebSocket subprotocols to offer (`Sec-WebSocket-Protocol`), for servers that
+   * require one: a name, a comma-separated list or an array. The server must pick
+   * one of them. A `Sec-WebSocket-Protocol` entry in `headers` means the same.
+   * @example 'logs.v1'
+   */
+  protocols?: string | string[]
   /** Wire format. Matched case-insensitively. @default 'msgpack' */
   format?: Format
   /** The same as `format`, for the winston transport, where `format` is winston's own. */
@@ -110,6 +118,7 @@ export interface ResolvedOptions {
   /** `url` with userinfo and query removed, safe for events and errors. */
   readonly endpoint: string
   readonly headers: Readonly<Record<string, string>>
+  readonly protocols: readonly string[]
   readonly format: Format
   readonly jsonDateKey: string | false
   readonly jsonDateFormat: DateFormat
@@ -151,7 +160,7 @@ const MiB = 1024 * 1024
 
 /** Canonical keys, each accepted exactly as spelled. */
 const KEYS = new Set<string>([
-  'url', 'host', 'port', 'uri', 'tls', 'headers', 'format', 'jsonDateKey', 'jsonDateFormat',
+  'url', 'host', 'port', 'uri', 'tls', 'headers', 'protocols', 'format', 'jsonDateKey', 'jsonDateFormat',
   'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
   'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
   'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'keepaliveIdleTimeout', 'fallbackFile', 'rejectUnauthorized',
@@ -216,7 +225,8 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     throw new InvalidOptionError(name('ca'), 'a PEM string or an array of them', ca, { secret: true })
   }
 
-  const headers = Object.freeze(resolveHeaders(name('headers'), get('headers')))
+  const resolved = resolveHeaders(name('headers'), get('headers'), name('protocols'), get('protocols'))
+  const headers = Object.freeze(resolved.headers)
   const parsed = new URL(url)
   const secrets = [parsed.username, parsed.password, parsed.search.slice(1), ...Object.values(headers)].filter((secret) => secret.length >= 3)
 
@@ -224,6 +234,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     url,
     endpoint,
     headers,
+    protocols: Object.freeze(resolved.protocols),
     ...wire,
     maxQueueBytes,
     overflow: oneOf(name('overflow'), get('overflow'), ['drop_oldest', 'drop_newest'] as const, 'drop_oldest'),
@@ -364,24 +375,48 @@ function redactUrlText (text: string): string {
   return text.replace(/\/\/[^/]*@/, '//…@').replace(/[?#].*$/, '')
 }
 
-function resolveHeaders (option: string, value: unknown): Record<string, string> {
+/** Headers the WebSocket handshake itself sets: giving them would break it. */
+const HANDSHAKE_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-accept', 'upgrade', 'connection'])
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const PROTOCOL_HEADER = 'sec-websocket-protocol'
+
+/**
+ * The upgrade request's headers, checked as Node checks them (a value Node would
+ * refuse must fail here, not inside a connection attempt), and the subprotocols:
+ * `protocols`, or a `Sec-WebSocket-Protocol` header, which means the same.
+ */
+function resolveHeaders (option: string, value: unknown, protocolsOption: string, protocolsValue: unknown): { headers: Record<string, string>, protocols: string[] } {
   const headers: Record<string, string> = {}
-  if (value === undefined) return headers
+  const seen = new Set<string>()
+  let protocolHeader: string | undefined
   const add = (header: string, text: unknown): void => {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) {
+    if (!TOKEN.test(header)) {
       throw new InvalidOptionError(option, 'HTTP header names made of token characters', header)
     }
+    const lower = header.toLowerCase()
+    if (seen.has(lower)) throw new InvalidOptionError(`${option}.${header}`, 'given once (header names ignore letter case)', text, { secret: true })
+    seen.add(lower)
+    if (HANDSHAKE_HEADERS.has(lower)) throw new InvalidOptionError(`${option}.${header}`, 'absent (the WebSocket handshake sets it)', text, { secret: true })
     if (typeof text !== 'string' || /[\r\n\0]/.test(text)) {
       throw new InvalidOptionError(`${option}.${header}`, 'a string without CR, LF or NUL', text, { secret: true })
     }
-    headers[header] = text
+    try {
+      validateHeaderValue(header, text)
+    } catch {
+      throw new InvalidOptionError(`${option}.${header}`, 'a header value of visible ASCII or Latin-1 characters, spaces and tabs', text, { secret: true })
+    }
+    if (lower === PROTOCOL_HEADER) protocolHeader = text
+    else headers[header] = text
   }
-  if (typeof value === 'string' || Array.isArray(value)) {
+  if (value === undefined) {
+    // nothing
+  } else if (typeof value === 'string' || Array.isArray(value)) {
     for (const line of typeof value === 'string' ? [value] : value) {
       if (typeof line !== 'string') throw new InvalidOptionError(option, 'an object or `"Name value"` strings', value, { secret: true })
-      // Fluent Bit's `Header` property: name, whitespace, then the value (which may hold spaces).
-      const match = /^\s*(\S+)\s+(.*?)\s*$/.exec(line)
-      if (match === null) throw new InvalidOptionError(option, '`"Name value"` strings', line.split(/\s/)[0])
+      // Fluent Bit's `Header` property: name, white space, then the value (which may hold
+      // spaces); curl's `Name: value` is taken too. Only the name is ever shown.
+      const match = /^\s*([^\s:]+)(?:\s*:\s*|\s+)(.*?)\s*$/.exec(line)
+      if (match === null) throw new InvalidOptionError(option, '`"Name value"` strings', line.trim().split(/[\s:]/)[0])
       add(match[1], match[2])
     }
   } else if (typeof value === 'object' && value !== null) {
@@ -389,7 +424,20 @@ function resolveHeaders (option: string, value: unknown): Record<string, string>
   } else {
     throw new InvalidOptionError(option, 'an object or `"Name value"` strings', value)
   }
-  return headers
+  if (protocolHeader !== undefined && protocolsValue !== undefined) {
+    throw new InvalidOptionError(protocolsOption, 'absent, since a `Sec-WebSocket-Protocol` header sets the same', protocolsValue)
+  }
+  return { headers, protocols: resolveProtocols(protocolHeader === undefined ? protocolsOption : `${option}.Sec-WebSocket-Protocol`, protocolHeader ?? protocolsValue) }
+}
+
+/** Subprotocols: a name, a comma-separated list (as the header has it) or an array, each an HTTP token, none twice. */
+function resolveProtocols (option: string, value: unknown): string[] {
+  if (value === undefined) return []
+  const list = typeof value === 'string' ? value.split(',').map((name) => name.trim()) : value
+  if (!Array.isArray(list) || list.length === 0 || !list.every((name) => typeof name === 'string' && TOKEN.test(name)) || new Set(list).size !== list.length) {
+    throw new InvalidOptionError(option, 'subprotocol names (HTTP tokens, none twice): a string, a comma-separated list or an array', value)
+  }
+  return list as string[]
 }
 
 function resolveDateKey (option: string, value: unknown): string | false {

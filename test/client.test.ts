@@ -48,6 +48,47 @@ describe('Client', () => {
     await server.close()
   })
 
+  test('a server that requires a subprotocol gets it, from `protocols` or from a Sec-WebSocket-Protocol header', async () => {
+    const { WebSocketServer } = await import('ws')
+    const server = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      // Refuse a client that does not offer logs.v1, as such servers do.
+      verifyClient: ({ req }: { req: import('node:http').IncomingMessage }) => String(req.headers['sec-websocket-protocol'] ?? '').split(/\s*,\s*/).includes('logs.v1'),
+      handleProtocols: (offered: Set<string>) => offered.has('logs.v1') ? 'logs.v1' : false
+    })
+    await once(server, 'listening')
+    const port = (server.address() as { port: number }).port
+    const chosen: string[] = []
+    let records = 0
+    server.on('connection', (socket) => {
+      chosen.push(socket.protocol)
+      socket.on('message', (data: Buffer) => { records += data.toString().trim().split('\n').length })
+    })
+    for (const options of [{ protocols: ['other', 'logs.v1'] }, { headers: ['Sec-WebSocket-Protocol logs.v1'] }]) {
+      const client = new Client(resolveOptions({ port, format: 'json_lines', ...options, ...fast }))
+      for (const seq of range(10)) client.write({ time, record: { seq } })
+      await client.flush(3000)
+      assert.equal(client.stats().delivered, 10, JSON.stringify(options))
+      await client.close()
+    }
+    assert.deepEqual(chosen, ['logs.v1', 'logs.v1'])
+    assert.equal(records, 20)
+    server.close()
+  })
+
+  test('a synchronous throw inside a connection attempt is a failed attempt with its reason, never an uncaught exception', async () => {
+    // A client certificate that is not one: Node throws from inside tls.connect, within new WebSocket().
+    const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${await freePort()}/`, cert: 'not a certificate', key: 'not a key', closeTimeout: 100, ...fast }))
+    const reasons: string[] = []
+    client.on('reconnecting', ({ error }) => reasons.push(error ?? ''))
+    client.write({ time, record: { seq: 0 } })
+    await waitFor(() => reasons.length >= 2, 'two failed attempts')
+    assert.ok(reasons.every((reason) => reason.length > 0), reasons.join(' | '))
+    await client.close()
+    assert.equal(client.stats().dropped.shutdown, 1)
+  })
+
   test('server down at start and up 2 s later: every record arrives, in order, with no error', async () => {
     const port = await freePort()
     const connection = new Client(resolveOptions({ port, ...fast }))

@@ -70,6 +70,18 @@ describe('resolveOptions', () => {
     }
   })
 
+  test('subprotocols: a name, a list, an array, or a Sec-WebSocket-Protocol header; curl\'s `Name: value` headers too', () => {
+    assert.deepEqual(resolveOptions({ port: 1 }).protocols, [])
+    assert.deepEqual(resolveOptions({ port: 1, protocols: 'logs.v1' }).protocols, ['logs.v1'])
+    assert.deepEqual(resolveOptions({ port: 1, protocols: 'a, b' }).protocols, ['a', 'b'])
+    assert.deepEqual(resolveOptions({ port: 1, protocols: ['a', 'b'] }).protocols, ['a', 'b'])
+    const viaHeader = resolveOptions({ port: 1, headers: { 'sec-websocket-protocol': 'logs.v1', 'X-A': '1' } })
+    assert.deepEqual(viaHeader.protocols, ['logs.v1'])
+    assert.deepEqual(viaHeader.headers, { 'X-A': '1' })
+    assert.deepEqual(resolveOptions({ port: 1, headers: ['X-Api-Key:abc', 'Authorization: Bearer x y', 'X-Plain value'] }).headers,
+      { 'X-Api-Key': 'abc', Authorization: 'Bearer x y', 'X-Plain': 'value' })
+  })
+
   test('headers as an object keep their order', () => {
     assert.deepEqual(Object.keys(resolveOptions({ headers: { B: '1', A: '2' } }).headers), ['B', 'A'])
   })
@@ -95,6 +107,13 @@ describe('resolveOptions', () => {
     ['header without a value', { headers: ['X-Key'] }, /`headers` to be `"Name value"` strings/],
     ['header name with a space', { headers: { 'X Key': 'v' } }, /`headers` to be HTTP header names/],
     ['header value with a newline', { headers: { 'X-Key': 'a\r\nb' } }, /`headers.X-Key` to be a string without CR, LF or NUL/],
+    ['a header value Node refuses (€)', { headers: { Authorization: 'Bearer abc€' } }, /`headers.Authorization` to be a header value of visible ASCII/],
+    ['a header value with a control character', { headers: ['X-Key val\u0001ue'] }, /`headers.X-Key` to be a header value/],
+    ['a header the handshake sets', { headers: { 'Sec-WebSocket-Key': 'abc' } }, /`headers.Sec-WebSocket-Key` to be absent \(the WebSocket handshake sets it\)/],
+    ['a header given twice', { headers: { 'X-Key': 'a', 'x-key': 'b' } }, /`headers.x-key` to be given once/],
+    ['a subprotocol that is not a token', { protocols: 'logs v1' }, /`protocols` to be subprotocol names/],
+    ['subprotocols given twice', { protocols: ['a', 'a'] }, /`protocols` to be subprotocol names/],
+    ['protocols and a Sec-WebSocket-Protocol header', { protocols: 'a', headers: { 'Sec-WebSocket-Protocol': 'b' } }, /`protocols` to be absent, since a `Sec-WebSocket-Protocol` header/],
     ['maxMessageBytes too small', { maxMessageBytes: 10 }, /`maxMessageBytes` to be an integer 64-/],
     ['maxQueueBytes below maxMessageBytes', { maxMessageBytes: 4096, maxQueueBytes: 2048 }, /`maxQueueBytes` to be at least `maxMessageBytes` \(4096\)/],
     ['overflow policy unknown', { overflow: 'drop_all' }, /`overflow` to be one of `drop_oldest`, `drop_newest`/],
@@ -124,7 +143,12 @@ describe('resolveOptions', () => {
       [{ url: 'http://user:hunter2@example.com/?token=hunter2' }, 'hunter2'],
       [{ headers: { Authorization: 'Bearer hunter2\n' } }, 'hunter2'],
       [{ headers: ['Authorization Bearer hunter2', 'Authorization', 'x'] }, 'hunter2'],
-      [{ key: 42, cert: 'x' }, '42']
+      [{ key: 42, cert: 'x' }, '42'],
+      [{ headers: { Authorization: 'Bearer hunter2€' } }, 'hunter2'],
+      [{ headers: ['Authorization: Bearer hunter2\u0001'] }, 'hunter2'],
+      [{ headers: 'X-Api-Key:hunter2\u0007' }, 'hunter2'],
+      [{ headers: { 'Sec-WebSocket-Key': 'hunter2' } }, 'hunter2'],
+      [{ headers: { Authorization: 'hunter2', authorization: 'hunter2' } }, 'hunter2']
     ]
     for (const [options, secret] of secrets) {
       assert.throws(() => resolveOptions(options), (error: Error) => !error.message.includes(secret))
