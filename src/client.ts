@@ -49,6 +49,16 @@ const MESSAGE_TOO_BIG = 1009
 const ABNORMAL = 1006
 /** Smallest message size a suspected (not stated) limit shrinks messages to. */
 const MIN_SUSPECTED_LIMIT = 4096
+/** A warning of each code goes out at most this often; what happened meanwhile is summed up in the next. */
+const WARN_INTERVAL = 60_000
+/** Error codes of a TLS handshake that refused the server (or us): retrying soon will not help. */
+const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|^ERR_TLS_|^ERR_SSL_/
+const DROP_WHY: Readonly<Record<DropReason, string>> = {
+  overflow: 'the queue was full',
+  oversized: 'too large for one message',
+  unencodable: 'could not be encoded',
+  shutdown: 'still queued at shutdown'
+}
 
 type State = 'idle' | 'connecting' | 'open' | 'idle-closing' | 'waiting' | 'closed'
 
@@ -104,6 +114,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #openedAt = 0
   #pumpScheduled = false
   #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
+  /** When each warning code last went out, and how many were held back since. */
+  #warned = new Map<string, { at: number, held: number }>()
+  /** Records dropped since the last drop warning, by reason, and the timer that will report them. */
+  #dropsToWarn = new Map<DropReason, number>()
+  #dropWarnTimer: NodeJS.Timeout | undefined
   #flushWaiters: Array<() => void> = []
   #closing: Promise<void> | undefined
   #exitFlushedAt = -1
@@ -133,7 +148,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       })
     }
     if (options.unknownKeys.length > 0) {
-      const message = `unknown option${options.unknownKeys.length > 1 ? 's' : ''} ${options.unknownKeys.map((k) => `\`${k}\``).join(', ')} ignored`
+      const message = `unknown option${options.unknownKeys.length > 1 ? 's' : ''} ${options.unknownKeys.join(', ')} ignored`
       process.nextTick(() => this.#warn('PINO_WS_WARN_UNKNOWN_OPTION', message))
     }
     watchExit(this)
@@ -257,6 +272,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const left = this.#queue.drain((record) => this.#toFallback(record))
     if (left > 0) this.#drop('shutdown', undefined, left)
     this.#flushDropEvents()
+    clearTimeout(this.#dropWarnTimer)
+    this.#warnDrops(true)
     await this.#fallback?.close(CLOSE_HANDSHAKE_TIMEOUT)
     unwatchExit(this)
   }
@@ -277,6 +294,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #connect (): void {
     if (this.#state === 'closed') return
     this.#state = 'connecting'
+    debug('connecting to %s (attempt %d)', this.#options.endpoint, this.#backoff.attempt + 1)
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
     const connection = new Connection(this.#options, {
       confirmEach: atLeastOnce,
@@ -323,11 +341,16 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const unconfirmed = this.#unconfirmed
     this.#unconfirmed = []
     const error = info.error === undefined ? undefined : this.#redact(info.error)
+    const reason = this.#redact(info.reason)
     if (info.pongTimedOut) this.#onPongTimeout()
     if (this.#state === 'closed') return
     if (info.opened) {
-      debug('disconnected from %s: %d %s', this.#options.endpoint, info.code, info.reason)
-      this.emit('disconnect', { endpoint: this.#options.endpoint, code: info.code, reason: this.#redact(info.reason) })
+      // 1006 without an error: a reset, or a guard of the server's (ws ends a connection with 60 pongs pending) that sent no close frame.
+      debug('disconnected from %s: %d %s%s', this.#options.endpoint, info.code,
+        reason === '' ? (info.code === ABNORMAL ? '(no close frame: reset or terminated)' : '') : JSON.stringify(reason), error === undefined ? '' : ` (${error})`)
+      this.emit('disconnect', { endpoint: this.#options.endpoint, code: info.code, reason })
+    } else {
+      debug('attempt failed: %s', error ?? `closed with ${info.code} before the handshake completed`)
     }
     // What was sent and not confirmed goes again, first and in order, on the next connection.
     this.#stats.resent += this.#queue.rewind()
@@ -347,10 +370,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#state = 'waiting'
-    const { delay, refused } = retryDelay(this.#backoff.next(), info.rejection, this.#options.maxReconnectDelay)
-    if (refused && this.#backoff.attempt === 1) {
-      this.#warn('PINO_WS_WARN_UPGRADE_REFUSED', `the server answered the WebSocket upgrade with HTTP ${info.rejection!.status}; retrying every ${this.#options.maxReconnectDelay} ms or so`)
-    }
+    const tls = info.errorCode !== undefined && TLS_REFUSAL.test(info.errorCode)
+    const { delay, refused } = retryDelay(this.#backoff.next(), info.rejection ?? (tls ? 'tls' : undefined), this.#options.maxReconnectDelay)
+    if (!info.opened) this.#warnFailedAttempt(info, error, refused, tls)
+    debug('retrying in %d ms', delay)
     this.emit('reconnecting', {
       endpoint: this.#options.endpoint,
       attempt: this.#backoff.attempt,
@@ -362,6 +385,20 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#stats.reconnects++
       this.#connect()
     }, delay).unref()
+  }
+
+  /** A connection attempt failed: say so, the first time and then rarely, with the reason. */
+  #warnFailedAttempt (info: CloseInfo, error: string | undefined, refused: boolean, tls: boolean): void {
+    const { endpoint, maxReconnectDelay } = this.#options
+    const queued = `${this.#queue.length} record(s) queued`
+    if (info.rejection !== undefined && refused) {
+      this.#warn('PINO_WS_WARN_UPGRADE_REFUSED', `${endpoint} answered the WebSocket upgrade with HTTP ${info.rejection.status}; retrying every ${maxReconnectDelay} ms or so (${queued})`)
+    } else if (tls) {
+      this.#warn('PINO_WS_WARN_TLS_REFUSED', `the TLS handshake with ${endpoint} failed: ${error ?? info.errorCode}; retrying every ${maxReconnectDelay} ms or so (${queued}). ` +
+        'Trust its CA with `ca`, or set `servername` when the certificate names another host')
+    } else {
+      this.#warn('PINO_WS_WARN_UNREACHABLE', `cannot reach ${endpoint}: ${error ?? `closed with ${info.code} before the handshake completed`}; retrying (${queued})`)
+    }
   }
 
   #onPongTimeout (): void {
@@ -469,9 +506,49 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     for (const done of this.#flushWaiters.splice(0)) done()
   }
 
+  /**
+   * A `warn` event for what a user must not miss; each code at most once per
+   * WARN_INTERVAL, the next one saying how many were held back. Adapters turn
+   * these into Node warnings on stderr unless `quiet`.
+   */
   #warn (code: string, message: string): void {
-    debug('warning %s: %s', code, message)
-    this.emit('warn', { code, message })
+    const now = Date.now()
+    const last = this.#warned.get(code)
+    if (last !== undefined && now - last.at < WARN_INTERVAL) {
+      last.held++
+      debug('warning %s (held back): %s', code, message)
+      return
+    }
+    const held = last === undefined || last.held === 0 ? '' : ` (${last.held} more like this since the last one)`
+    this.#warned.set(code, { at: now, held: 0 })
+    debug('warning %s: %s%s', code, message, held)
+    this.emit('warn', { code, message: message + held })
+  }
+
+  /** Warn of dropped records: the first at once, then a sum at most once per WARN_INTERVAL; `now` at shutdown. */
+  #warnDrops (now = false): void {
+    if (this.#dropsToWarn.size === 0) return
+    const last = this.#warned.get(DROPPED)
+    const wait = last === undefined || now ? 0 : last.at + WARN_INTERVAL - Date.now()
+    if (wait > 0) {
+      this.#dropWarnTimer ??= setTimeout(() => {
+        this.#dropWarnTimer = undefined
+        this.#warnDrops()
+      }, wait).unref()
+      return
+    }
+    let total = 0
+    const parts: string[] = []
+    for (const [reason, count] of this.#dropsToWarn) {
+      total += count
+      parts.push(`${count} ${reason} (${DROP_WHY[reason]})`)
+    }
+    this.#dropsToWarn.clear()
+    this.#warned.set(DROPPED, { at: Date.now(), held: 0 })
+    const message = `dropped ${total} record(s)${last === undefined ? '' : ' since the last warning'}: ${parts.join(', ')}; ` +
+      (this.#fallback === undefined ? 'set `fallbackFile` to keep them' : 'written to the fallback file')
+    debug('warning %s: %s', DROPPED, message)
+    this.emit('warn', { code: DROPPED, message })
   }
 
   /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
@@ -505,8 +582,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     for (const [reason, { count, error }] of this.#pendingDrops) {
       debug('dropped %d record(s): %s', count, reason)
       this.emit('drop', error === undefined ? { reason, count } : { reason, count, error })
+      this.#dropsToWarn.set(reason, (this.#dropsToWarn.get(reason) ?? 0) + count)
     }
     this.#pendingDrops.clear()
+    this.#warnDrops()
   }
 
   #redact (text: string): string {
@@ -515,3 +594,4 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 }
 
 const EMPTY = Buffer.alloc(0)
+const DROPPED = 'PINO_WS_WARN_DROPPED'

@@ -24,6 +24,8 @@ export interface CloseInfo {
   opened: boolean
   /** Why it failed, when we know: an error's message, the HTTP answer, a pong timeout. */
   error?: string
+  /** The failing error's code, when it had one (`ECONNREFUSED`, `CERT_HAS_EXPIRED`, …). */
+  errorCode?: string
   /** The server's HTTP answer to the upgrade, when it refused it. */
   rejection?: Rejection
   /** Whether we ended it because a ping went unanswered. */
@@ -59,6 +61,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #opened = false
   #closed = false
   #error: string | undefined
+  #errorCode: string | undefined
   #pongTimedOut = false
   #rejection: Rejection | undefined
   /** Messages handed to ws whose write has not completed. */
@@ -90,7 +93,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#ws = this.#open()
     } catch (error) {
       // Whatever ws or the socket throws synchronously is a failed attempt, never an uncaught exception.
-      this.#error = (error as Error).message
+      this.#keepError(error as NodeJS.ErrnoException)
       process.nextTick(() => this.#finish(1006, ''))
     }
   }
@@ -173,7 +176,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     ws.on('open', () => this.#onOpen())
     ws.on('pong', (data) => this.#onPong(data))
     // Without a listener ws would throw; the first reason is the one worth keeping.
-    ws.on('error', (error) => { this.#error ??= error.message })
+    ws.on('error', (error) => this.#keepError(error))
     ws.on('unexpected-response', (_request, response) => {
       // The server answered the upgrade with plain HTTP: keep the status for the retry policy.
       this.#rejection = { status: response.statusCode ?? 0, retryAfter: parseRetryAfter(response.headers['retry-after']) }
@@ -184,6 +187,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     ws.on('close', (code, reason) => this.#finish(code, reason.toString()))
     // Messages from the server are not part of the protocol: ignored (and bounded by maxPayload).
     return ws
+  }
+
+  #keepError (error: NodeJS.ErrnoException): void {
+    if (this.#error !== undefined) return
+    this.#error = error.message
+    if (typeof error.code === 'string') this.#errorCode = error.code
   }
 
   #onOpen (): void {
@@ -239,6 +248,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       opened: this.#opened,
       pongTimedOut: this.#pongTimedOut,
       ...(this.#error !== undefined ? { error: this.#error } : {}),
+      ...(this.#errorCode !== undefined ? { errorCode: this.#errorCode } : {}),
       ...(this.#rejection !== undefined ? { rejection: this.#rejection } : {})
     })
   }

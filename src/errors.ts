@@ -10,8 +10,9 @@ export class InvalidOptionError extends TypeError {
   /** The option as the caller spelled it, e.g. `port` or `Port`. */
   readonly option: string
 
-  constructor (option: string, expected: string, given: unknown, { secret = false } = {}) {
-    super(`pino-websocket: expected \`${option}\` to be ${expected}, got ${secret ? 'a value that is not shown' : describe(given)}`)
+  /** @param hint a sentence that may help, appended after what was given */
+  constructor (option: string, expected: string, given: unknown, { secret = false, hint = '' } = {}) {
+    super(`pino-websocket: expected \`${option}\` to be ${expected}, got ${secret ? 'a value that is not shown' : describe(given)}${hint === '' ? '' : `; ${hint}`}`)
     this.name = 'InvalidOptionError'
     this.option = option
   }

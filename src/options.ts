@@ -109,6 +109,14 @@ export interface Options {
   key?: string
   /** TLS server name (SNI) when it differs from `host`. */
   servername?: string
+  /**
+   * Print no Node warnings (`process.emitWarning`) for what needs attention:
+   * unknown options, an endpoint that cannot be reached or refuses us, dropped
+   * records. The `warn` events are emitted all the same. `node --no-warnings`
+   * and `process.on('warning')` work as for any warning.
+   * @default false
+   */
+  quiet?: boolean
 }
 
 /** Options after defaults and checks: every key present, frozen. */
@@ -140,9 +148,10 @@ export interface ResolvedOptions {
   readonly keepaliveIdleTimeout: number
   readonly fallbackFile: string | undefined
   readonly tls: Readonly<{ rejectUnauthorized: boolean, ca?: string | string[], cert?: string, key?: string, servername?: string }>
+  readonly quiet: boolean
   /** Strings that may never appear in anything we emit (userinfo, query, header values); see `redact`. */
   readonly secrets: readonly string[]
-  /** Unknown keys, for a `warn` event: configuration mistakes should be visible but not fatal. */
+  /** Unknown keys as shown in a `warn` event (with a suggestion when one is near): configuration mistakes should be visible but not fatal. */
   readonly unknownKeys: readonly string[]
 }
 
@@ -164,7 +173,7 @@ const KEYS = new Set<string>([
   'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
   'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
   'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'keepaliveIdleTimeout', 'fallbackFile', 'rejectUnauthorized',
-  'ca', 'cert', 'key', 'servername'
+  'ca', 'cert', 'key', 'servername', 'quiet'
 ])
 
 /**
@@ -208,6 +217,11 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   const name = (key: string): string => names.get(key) ?? key
   const get = (key: string): unknown => values.get(key)
 
+  // No endpoint at all is a mistake (often a misspelt `url`), not a wish for 127.0.0.1:80.
+  if (get('url') === undefined && get('host') === undefined && get('port') === undefined) {
+    const typos = unknownKeys.map(describeUnknown).join(', ')
+    throw new InvalidOptionError('url', 'given (or `host` and `port`)', undefined, { hint: typos === '' ? 'no endpoint was given' : `unknown option(s) ${typos}` })
+  }
   const { url, endpoint } = resolveEndpoint(get, name)
   const wire = resolveWire(get, name)
   const { maxMessageBytes } = wire
@@ -254,9 +268,38 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
       key: optionalString(name('key'), get('key'), true),
       servername: optionalString(name('servername'), get('servername'))
     }),
+    quiet: boolean(name('quiet'), get('quiet'), false),
     secrets: Object.freeze(secrets),
-    unknownKeys: Object.freeze(unknownKeys)
+    unknownKeys: Object.freeze(unknownKeys.map(describeUnknown))
   })
+}
+
+/** An unknown key as `key`, with the option it may be a misspelling of: `` `urll` (did you mean `url`?) ``. */
+function describeUnknown (key: string): string {
+  const lower = key.toLowerCase()
+  let best: string | undefined
+  let bestDistance = 3
+  for (const known of [...KEYS, ...Object.keys(ALIASES)]) {
+    const distance = editDistance(lower, known.toLowerCase())
+    if (distance < bestDistance) {
+      best = known
+      bestDistance = distance
+    }
+  }
+  return best === undefined ? `\`${key}\`` : `\`${key}\` (did you mean \`${best}\`?)`
+}
+
+/** Levenshtein distance, for suggestions: option names are short. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = row
+  }
+  return previous[b.length]
 }
 
 /** The options that shape the bytes on the wire: what an encoder needs. */

@@ -3,6 +3,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { Client, type ClientEvents } from './client.js'
 import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type Options } from './options.js'
+import { emitProcessWarning, type Warning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 
@@ -28,6 +29,7 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Wri
     : resolved)
   const emit = eventForwarder()
   for (const name of EVENTS) client.on(name, (payload: unknown) => emit(name, payload))
+  if (!resolved.quiet) client.on('warn', warningPrinter())
   return new LineStream(client, () => emit('stats', client.stats()))
 }
 
@@ -85,7 +87,7 @@ function pinoConfig (): Promise<PinoConfig> {
   const port = parentPort
   // Read from the worker's data, not the target's options: inside `targets`, pino's
   // own worker loads each target and only the worker's data says pino will send it.
-  const willSend = (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true
+  const willSend = threadStreamData()?.pinoWillSendConfig === true
   if (port === null || !willSend) return Promise.resolve({})
   return new Promise((resolve) => {
     port.on('message', function onMessage (message: { code?: unknown, config?: PinoConfig } | null) {
@@ -94,6 +96,26 @@ function pinoConfig (): Promise<PinoConfig> {
       resolve(message.config ?? {})
     })
   })
+}
+
+/** What thread-stream puts in its worker's data. */
+function threadStreamData (): { pinoWillSendConfig?: boolean, $context?: { threadStreamVersion?: string } } | undefined {
+  return (workerData as { workerData?: ReturnType<typeof threadStreamData> } | null)?.workerData
+}
+
+/**
+ * How a warning reaches the user from pino's worker. A Node warning emitted in
+ * the worker reaches stderr through the worker's own stdio, which is lost when
+ * the app exits soon after; thread-stream (2.4 and later) takes a `WARNING`
+ * message and emits it as a warning of the main thread, where `--no-warnings`
+ * and `process.on('warning')` apply. Its text carries the code, since only a
+ * string crosses (an Error's name and code do not survive the structured clone).
+ */
+function warningPrinter (): (warning: Warning) => void {
+  const port = isMainThread ? null : parentPort
+  const [major = 0, minor = 0] = (threadStreamData()?.$context?.threadStreamVersion ?? '').split('.').map(Number)
+  if (port === null || major < 2 || (major === 2 && minor < 4)) return emitProcessWarning
+  return ({ code, message }) => port.postMessage({ code: 'WARNING', err: `[${code}] pino-websocket: ${message}` })
 }
 
 /**

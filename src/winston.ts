@@ -3,6 +3,7 @@ import { Client, type ClientEvents, type Stats } from './client.js'
 import { timeOf } from './encoders/dates.js'
 import { InvalidOptionError } from './errors.js'
 import { resolveOptions, type Options } from './options.js'
+import { emitProcessWarning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 
@@ -29,8 +30,10 @@ export class WebSocketTransport extends TransportStream {
       throw new InvalidOptionError('format', 'a winston format (the wire format is `wireFormat`)', format)
     }
     super({ level, format, silent, handleExceptions, handleRejections })
-    this.#client = new Client(resolveOptions(rest))
+    const resolved = resolveOptions(rest)
+    this.#client = new Client(resolved)
     for (const name of EVENTS) this.#client.on(name, (payload: unknown) => this.emit(name, payload))
+    if (!resolved.quiet) this.#client.on('warn', emitProcessWarning)
   }
 
   override log (info: Record<string, unknown>, callback: () => void): void {

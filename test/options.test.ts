@@ -4,21 +4,23 @@ import { ERR_INVALID_OPTION, InvalidOptionError } from '../src/index.js'
 import { resolveOptions } from '../src/options.js'
 
 describe('resolveOptions', () => {
-  test('defaults: 127.0.0.1:80, msgpack, date key "date" as double, frozen', () => {
-    const options = resolveOptions({})
+  test('defaults: host 127.0.0.1 (port 80), msgpack, date key "date" as double, frozen', () => {
+    const options = resolveOptions({ port: 80 })
     assert.equal(options.url, 'ws://127.0.0.1/')
+    assert.equal(resolveOptions({ host: 'logs.local' }).url, 'ws://logs.local/')
     assert.equal(options.format, 'msgpack')
     assert.equal(options.jsonDateKey, 'date')
     assert.equal(options.jsonDateFormat, 'double')
     assert.equal(options.maxMessageBytes, 1024 * 1024)
     assert.equal(options.delivery, 'at-least-once')
     assert.equal(options.tls.rejectUnauthorized, true)
+    assert.equal(options.quiet, false)
     assert.ok(Object.isFrozen(options))
     assert.throws(() => { (options as { format: string }).format = 'json' }, TypeError)
   })
 
   test('an explicit undefined keeps the default', () => {
-    assert.equal(resolveOptions({ port: undefined, format: undefined }).url, 'ws://127.0.0.1/')
+    assert.equal(resolveOptions({ host: '127.0.0.1', port: undefined, format: undefined }).url, 'ws://127.0.0.1/')
   })
 
   test('host, port and uri build the URL; a missing leading slash is added; tls switches to wss and 443', () => {
@@ -60,13 +62,13 @@ describe('resolveOptions', () => {
   })
 
   test('epoch_millis and epoch_milliseconds are aliases of epoch_ms', () => {
-    assert.equal(resolveOptions({ jsonDateFormat: 'epoch_millis' as 'epoch_ms' }).jsonDateFormat, 'epoch_ms')
-    assert.equal(resolveOptions({ json_date_format: 'epoch_milliseconds' }).jsonDateFormat, 'epoch_ms')
+    assert.equal(resolveOptions({ port: 1, jsonDateFormat: 'epoch_millis' as 'epoch_ms' }).jsonDateFormat, 'epoch_ms')
+    assert.equal(resolveOptions({ port: 1, json_date_format: 'epoch_milliseconds' }).jsonDateFormat, 'epoch_ms')
   })
 
   test('json_date_key false, "false" or "off" turns the date off', () => {
     for (const value of [false, 'false', 'off', 'Off']) {
-      assert.equal(resolveOptions({ jsonDateKey: value as string }).jsonDateKey, false)
+      assert.equal(resolveOptions({ port: 1, jsonDateKey: value as string }).jsonDateKey, false)
     }
   })
 
@@ -83,11 +85,18 @@ describe('resolveOptions', () => {
   })
 
   test('headers as an object keep their order', () => {
-    assert.deepEqual(Object.keys(resolveOptions({ headers: { B: '1', A: '2' } }).headers), ['B', 'A'])
+    assert.deepEqual(Object.keys(resolveOptions({ port: 1, headers: { B: '1', A: '2' } }).headers), ['B', 'A'])
   })
 
-  test('unknown keys are reported, not thrown', () => {
-    assert.deepEqual(resolveOptions({ colour: 'blue' } as object).unknownKeys, ['colour'])
+  test('unknown keys are reported, not thrown, with the option they may be a misspelling of', () => {
+    assert.deepEqual(resolveOptions({ port: 1, colour: 'blue', fromat: 'json', closeTimout: 5 } as object).unknownKeys,
+      ['`colour`', '`fromat` (did you mean `format`?)', '`closeTimout` (did you mean `closeTimeout`?)'])
+  })
+
+  test('no endpoint at all is an error, naming a likely misspelling of url', () => {
+    assert.throws(() => resolveOptions({}), { code: ERR_INVALID_OPTION, message: /expected `url` to be given \(or `host` and `port`\).*no endpoint was given/ })
+    assert.throws(() => resolveOptions({ urll: 'ws://127.0.0.1:1/', format: 'json' } as object), { message: /unknown option\(s\) `urll` \(did you mean `url`\?\)/ })
+    assert.throws(() => resolveOptions({ uri: '/x' }), { message: /expected `url` to be given/ })
   })
 
   const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -127,7 +136,9 @@ describe('resolveOptions', () => {
   ]
   for (const [name, options, message] of invalid) {
     test(`throws a clear error for ${name}`, () => {
-      assert.throws(() => resolveOptions(options), (error: InvalidOptionError) => {
+      // An endpoint, unless the case is about one.
+      const given = typeof options !== 'object' || ['url', 'host', 'port', 'Port', 'Host'].some((key) => key in options) ? options : { port: 1, ...options }
+      assert.throws(() => resolveOptions(given), (error: InvalidOptionError) => {
         assert.ok(error instanceof InvalidOptionError)
         assert.ok(error instanceof TypeError)
         assert.equal(error.code, ERR_INVALID_OPTION)

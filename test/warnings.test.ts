@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { WebSocketServer } from 'ws'
+import { Client } from '../src/client.js'
+import { resolveOptions } from '../src/options.js'
+import { freePort, waitFor } from './helpers.js'
+
+// What a user must not miss reaches stderr as a Node warning, from pino's worker
+// too, once and then rarely; `quiet` keeps it off. Each app runs in a child
+// process with the built package, as a user's app would.
+
+async function runApp (adapter: 'pino' | 'winston', options: Record<string, unknown>, seconds: number, env: Record<string, string> = {}): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(process.execPath, ['test/fixtures/warn-app.mjs'], {
+    env: { ...process.env, ADAPTER: adapter, OPTIONS: JSON.stringify(options), SECONDS: String(seconds), ...env },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stderr }
+}
+
+/** The warning lines of stderr, without Node's one-off `--trace-warnings` hint. */
+function warnings (stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line !== '' && !line.startsWith('(Use `node --trace-warnings'))
+}
+
+/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
+function selfSigned (): { key: string, cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pino-ws-tls-'))
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') }
+}
+
+describe('warnings', () => {
+  for (const adapter of ['pino', 'winston'] as const) {
+    test(`${adapter}: an unknown option and an unreachable endpoint print one warning each over 4 s of outage, none with quiet`, async () => {
+      const port = await freePort()
+      const options = { port, colour: 'blue', reconnectDelay: 20, maxReconnectDelay: 100, closeTimeout: 200 }
+      const { code, stderr } = await runApp(adapter, options, 4)
+      assert.equal(code, 0, stderr)
+      const lines = warnings(stderr)
+      assert.equal(lines.filter((line) => line.includes('[PINO_WS_WARN_UNKNOWN_OPTION]') && line.includes('`colour`')).length, 1, stderr)
+      const unreachable = lines.filter((line) => line.includes('[PINO_WS_WARN_UNREACHABLE]'))
+      assert.equal(unreachable.length, 1, stderr)
+      assert.match(unreachable[0], new RegExp(`cannot reach ws://127\\.0\\.0\\.1:${port}/: connect ECONNREFUSED`))
+      assert.ok(lines.length < 20, `${lines.length} lines:\n${stderr}`)
+
+      const quiet = await runApp(adapter, { ...options, quiet: true }, 1)
+      assert.equal(quiet.code, 0, quiet.stderr)
+      assert.deepEqual(warnings(quiet.stderr), [])
+    })
+
+    test(`${adapter}: no endpoint (a misspelt url) is an error at start naming the option and the likely typo`, async () => {
+      const { code, stderr } = await runApp(adapter, { urll: 'ws://127.0.0.1:9/' }, 1)
+      assert.notEqual(code, 0)
+      assert.match(stderr, /expected `url` to be given \(or `host` and `port`\).*unknown option\(s\) `urll` \(did you mean `url`\?\)/)
+    })
+  }
+
+  test('a refused certificate: one PINO_WS_WARN_TLS_REFUSED warning naming the reason, and slow retries', async () => {
+    const { key, cert } = selfSigned()
+    const https = createHttpsServer({ key, cert })
+    const wss = new WebSocketServer({ server: https })
+    https.listen(0, '127.0.0.1')
+    await once(https, 'listening')
+    const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, reconnectDelay: 10, maxReconnectDelay: 2000, closeTimeout: 100 }))
+    const warned: Array<{ code: string, message: string }> = []
+    const delays: number[] = []
+    client.on('warn', (warning) => warned.push(warning))
+    client.on('reconnecting', ({ delay }) => delays.push(delay))
+    client.write({ time: { sec: 1, nsec: 0 }, record: { a: 1 } })
+    await waitFor(() => delays.length >= 1, 'a failed attempt')
+    assert.deepEqual(warned.map((w) => w.code), ['PINO_WS_WARN_TLS_REFUSED'])
+    assert.match(warned[0].message, /self-signed certificate/)
+    assert.ok(delays[0] >= 1000, `the retry waits about maxReconnectDelay: ${delays[0]} ms`)
+    await client.close()
+    wss.close()
+    https.close()
+  })
+
+  test('NODE_DEBUG=pino-websocket: a line for every attempt, its failure with the reason, and every retry with its delay', async () => {
+    const port = await freePort()
+    const { stderr } = await runApp('winston', { port, reconnectDelay: 50, maxReconnectDelay: 100, closeTimeout: 100, quiet: true }, 1, { NODE_DEBUG: 'pino-websocket' })
+    assert.match(stderr, new RegExp(`PINO-WEBSOCKET \\d+: connecting to ws://127\\.0\\.0\\.1:${port}/ \\(attempt 1\\)`))
+    assert.match(stderr, /PINO-WEBSOCKET \d+: attempt failed: connect ECONNREFUSED/)
+    assert.match(stderr, /PINO-WEBSOCKET \d+: retrying in \d+ ms/)
+    assert.match(stderr, /PINO-WEBSOCKET \d+: connecting to .* \(attempt [2-9]\)/)
+  })
+})
