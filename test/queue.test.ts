@@ -46,8 +46,12 @@ describe('RecordQueue', () => {
     assert.equal(text(newest.takeBatch(100, 0)), 'aaabbbccc')
   })
 
-  test('the ring wraps, grows and stays exact over many records of random sizes', () => {
-    let seed = 7
+  /**
+   * 20 000 records of random sizes through a 4 KiB queue that evicts the oldest,
+   * `step` acting on it after each push; `kept` is what the queue must hold, in
+   * order, and is checked against a drain at the end.
+   */
+  function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void): RecordQueue {
     const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
     const kept: string[] = []
     const queue = new RecordQueue(4096, 300, 'drop_oldest', (record) => {
@@ -57,6 +61,17 @@ describe('RecordQueue', () => {
       const record = `${i}:${'x'.repeat(Math.floor(random() * 290))}`
       queue.push(record)
       kept.push(record)
+      step(queue, kept, random)
+    }
+    const rest: string[] = []
+    assert.equal(queue.drain((record) => rest.push(record.toString())), kept.length)
+    assert.deepEqual(rest, kept)
+    assert.equal(queue.bytes, 0)
+    return queue
+  }
+
+  test('the ring wraps, grows and stays exact over many records of random sizes', () => {
+    randomRun(7, (queue, kept, random) => {
       assert.ok(queue.bytes <= 4096)
       assert.ok(queue.capacity <= 4096 + 300, `capacity ${queue.capacity}`)
       if (random() < 0.3) {
@@ -69,43 +84,26 @@ describe('RecordQueue', () => {
           queue.rewind()
         }
       }
-    }
-    const rest: string[] = []
-    assert.equal(queue.drain((record) => rest.push(record.toString())), kept.length)
-    assert.deepEqual(rest, kept)
-    assert.equal(queue.bytes, 0)
+    })
   })
 
   test('removeLarger takes out the records over a size, wherever they are, and the ring stays exact after', () => {
-    let seed = 11
-    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
-    let kept: string[] = []
-    const queue = new RecordQueue(4096, 300, 'drop_oldest', (record) => {
-      assert.equal(record.toString(), kept.shift(), 'evicted in order')
-    })
-    for (let i = 0; i < 20_000; i++) {
-      const record = `${i}:${'x'.repeat(Math.floor(random() * 290))}`
-      queue.push(record)
-      kept.push(record)
-      if (random() < 0.3) {
-        const sent = text(queue.takeBatch(1000, 0))
-        if (random() < 0.5) {
-          assert.equal(sent, kept.splice(0, queue.confirm(queue.sentEnd)).join(''), 'confirmed in order')
-        } else {
-          queue.rewind()
-          const max = 50 + Math.floor(random() * 250)
-          const removed: string[] = []
-          assert.equal(queue.removeLarger(max, (view) => removed.push(view.toString())), removed.length)
-          assert.deepEqual(removed, kept.filter((r) => r.length > max))
-          kept = kept.filter((r) => r.length <= max)
-          assert.equal(queue.length, kept.length)
-          assert.equal(queue.bytes, kept.join('').length)
-        }
+    const queue = randomRun(11, (queue, kept, random) => {
+      if (random() >= 0.3) return
+      const sent = text(queue.takeBatch(1000, 0))
+      if (random() < 0.5) {
+        assert.equal(sent, kept.splice(0, queue.confirm(queue.sentEnd)).join(''), 'confirmed in order')
+        return
       }
-    }
-    const rest: string[] = []
-    queue.drain((record) => rest.push(record.toString()))
-    assert.deepEqual(rest, kept)
+      queue.rewind()
+      const max = 50 + Math.floor(random() * 250)
+      const removed: string[] = []
+      assert.equal(queue.removeLarger(max, (view) => removed.push(view.toString())), removed.length)
+      assert.deepEqual(removed, kept.filter((r) => r.length > max))
+      kept.splice(0, kept.length, ...kept.filter((r) => r.length <= max))
+      assert.equal(queue.length, kept.length)
+      assert.equal(queue.bytes, kept.join('').length)
+    })
     assert.throws(() => { queue.push('a'); queue.takeBatch(10, 0); queue.removeLarger(0, () => {}) }, /in flight/)
   })
 
