@@ -66,13 +66,31 @@ describe('warnings', () => {
     })
   }
 
-  test('a refused certificate: one PINO_WS_WARN_TLS_REFUSED warning naming the reason, and slow retries', async () => {
+  /** A wss:// server with a self-signed certificate. */
+  async function selfSignedServer (): Promise<{ url: string, close: () => void }> {
     const { key, cert } = selfSigned()
     const https = createHttpsServer({ key, cert })
     const wss = new WebSocketServer({ server: https })
     https.listen(0, '127.0.0.1')
     await once(https, 'listening')
-    const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, reconnectDelay: 10, maxReconnectDelay: 2000, closeTimeout: 100 }))
+    return { url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, close: () => { wss.close(); https.close() } }
+  }
+
+  for (const adapter of ['pino', 'winston'] as const) {
+    test(`${adapter}: a refused certificate prints one PINO_WS_WARN_TLS_REFUSED warning naming the reason`, async () => {
+      const server = await selfSignedServer()
+      const { code, stderr } = await runApp(adapter, { url: server.url, reconnectDelay: 20, maxReconnectDelay: 200, closeTimeout: 100 }, 2)
+      server.close()
+      assert.equal(code, 0, stderr)
+      const lines = warnings(stderr).filter((line) => line.includes('[PINO_WS_WARN_TLS_REFUSED]'))
+      assert.equal(lines.length, 1, stderr)
+      assert.match(lines[0], /self-signed certificate/)
+    })
+  }
+
+  test('a refused certificate: one warn event naming the reason, and slow retries', async () => {
+    const server = await selfSignedServer()
+    const client = new Client(resolveOptions({ url: server.url, reconnectDelay: 10, maxReconnectDelay: 2000, closeTimeout: 100 }))
     const warned: Array<{ code: string, message: string }> = []
     const delays: number[] = []
     client.on('warn', (warning) => warned.push(warning))
@@ -83,8 +101,7 @@ describe('warnings', () => {
     assert.match(warned[0].message, /self-signed certificate/)
     assert.ok(delays[0] >= 1000, `the retry waits about maxReconnectDelay: ${delays[0]} ms`)
     await client.close()
-    wss.close()
-    https.close()
+    server.close()
   })
 
   test('NODE_DEBUG=pino-websocket: a line for every attempt, its failure with the reason, and every retry with its delay', async () => {
