@@ -157,9 +157,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // without copying it, and our queue's views must not be written unmasked.
       generateMask: nonZeroMask,
       rejectUnauthorized: tls.rejectUnauthorized,
-      ca: tls.ca,
+      ca: tls.ca === undefined ? undefined : [...tls.ca],
       cert: tls.cert,
       key: tls.key,
+      pfx: tls.pfx,
+      passphrase: tls.passphrase,
+      minVersion: tls.minVersion,
+      ciphers: tls.ciphers,
       // Our own socket, unref'd: an open log connection never keeps the app alive.
       createConnection: ((options: TlsOptions & { host?: string }) => {
         let socket: Socket

@@ -1,5 +1,6 @@
 import { validateHeaderValue } from 'node:http'
 import { InvalidOptionError } from './errors.js'
+import { resolveTls, type ResolvedTls, type TlsMaterial, type TlsVersion } from './tls-options.js'
 
 /** Wire format of each WebSocket message; names match Fluent Bit's `Format`. */
 export type Format = 'msgpack' | 'json' | 'json_stream' | 'json_lines' | 'gelf'
@@ -101,12 +102,25 @@ export interface Options {
   closeTimeout?: number
   /** Verify the server's TLS certificate. @default true */
   rejectUnauthorized?: boolean
-  /** PEM certificate authorities to trust for `wss://`. */
-  ca?: string | string[]
-  /** PEM client certificate for `wss://`. */
-  cert?: string
-  /** PEM private key of `cert`. */
-  key?: string
+  /**
+   * Certificate authorities to trust for `wss://`, instead of Node's bundle: PEM
+   * text (one or more certificates), bytes (`fs.readFileSync('ca.pem')`, PEM or
+   * DER), the path of a file or of a directory of certificates (Fluent Bit's
+   * `tls.ca_file`, `tls.ca_path`), or a list of these. Read once, at construction.
+   */
+  ca?: TlsMaterial | TlsMaterial[]
+  /** Client certificate (with its chain) for mutual TLS: PEM text, bytes or a file path (`tls.crt_file`). */
+  cert?: TlsMaterial
+  /** Private key of `cert`: PEM text, bytes or a file path (`tls.key_file`). */
+  key?: TlsMaterial
+  /** Client certificate and key as one PKCS#12 bundle: bytes or a file path. */
+  pfx?: TlsMaterial
+  /** Passphrase of an encrypted `key` or `pfx` (`tls.key_passwd`). */
+  passphrase?: string
+  /** Oldest TLS version accepted. @default Node's (`TLSv1.2`) */
+  minVersion?: TlsVersion
+  /** OpenSSL cipher list, when the server or a policy requires one. @default Node's */
+  ciphers?: string
   /** TLS server name (SNI) when it differs from `host`. */
   servername?: string
   /**
@@ -147,7 +161,7 @@ export interface ResolvedOptions {
   readonly closeTimeout: number
   readonly keepaliveIdleTimeout: number
   readonly fallbackFile: string | undefined
-  readonly tls: Readonly<{ rejectUnauthorized: boolean, ca?: string | string[], cert?: string, key?: string, servername?: string }>
+  readonly tls: ResolvedTls
   readonly quiet: boolean
   /** Strings that may never appear in anything we emit (userinfo, query, header values); see `redact`. */
   readonly secrets: readonly string[]
@@ -173,7 +187,7 @@ const KEYS = new Set<string>([
   'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
   'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
   'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'keepaliveIdleTimeout', 'fallbackFile', 'rejectUnauthorized',
-  'ca', 'cert', 'key', 'servername', 'quiet'
+  'ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'minVersion', 'ciphers', 'quiet'
 ])
 
 /**
@@ -198,6 +212,13 @@ const ALIASES: Readonly<Record<string, { key: string, seconds?: true }>> = {
   tls: { key: 'tls' },
   'tls.verify': { key: 'rejectUnauthorized' },
   'tls.vhost': { key: 'servername' },
+  'tls.ca_file': { key: 'ca' },
+  'tls.ca_path': { key: 'ca' },
+  'tls.crt_file': { key: 'cert' },
+  'tls.key_file': { key: 'key' },
+  'tls.key_passwd': { key: 'passphrase' },
+  'tls.min_version': { key: 'minVersion' },
+  'tls.ciphers': { key: 'ciphers' },
   'net.connect_timeout': { key: 'connectTimeout', seconds: true },
   'net.keepalive_idle_timeout': { key: 'keepaliveIdleTimeout', seconds: true }
 }
@@ -234,15 +255,12 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   if (maxReconnectDelay < reconnectDelay) {
     throw new InvalidOptionError(name('maxReconnectDelay'), `at least \`reconnectDelay\` (${reconnectDelay})`, maxReconnectDelay)
   }
-  const ca = get('ca')
-  if (ca !== undefined && typeof ca !== 'string' && !(Array.isArray(ca) && ca.every((c) => typeof c === 'string'))) {
-    throw new InvalidOptionError(name('ca'), 'a PEM string or an array of them', ca, { secret: true })
-  }
 
+  const tls = resolveTls(get, name, boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true))
   const resolved = resolveHeaders(name('headers'), get('headers'), name('protocols'), get('protocols'))
   const headers = Object.freeze(resolved.headers)
   const parsed = new URL(url)
-  const secrets = [parsed.username, parsed.password, parsed.search.slice(1), ...Object.values(headers)].filter((secret) => secret.length >= 3)
+  const secrets = [parsed.username, parsed.password, parsed.search.slice(1), ...Object.values(headers), tls.passphrase ?? ''].filter((secret) => secret.length >= 3)
 
   return Object.freeze({
     url,
@@ -261,13 +279,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     closeTimeout: integer(name('closeTimeout'), get('closeTimeout'), 5_000, 0, 600_000),
     keepaliveIdleTimeout: integer(name('keepaliveIdleTimeout'), get('keepaliveIdleTimeout'), 0, 0, 86_400_000),
     fallbackFile: recordKey(name('fallbackFile'), get('fallbackFile'), 'a file path (a non-empty string)'),
-    tls: Object.freeze({
-      rejectUnauthorized: boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true),
-      ca: ca as string | string[] | undefined,
-      cert: optionalString(name('cert'), get('cert'), true),
-      key: optionalString(name('key'), get('key'), true),
-      servername: optionalString(name('servername'), get('servername'))
-    }),
+    tls,
     quiet: boolean(name('quiet'), get('quiet'), false),
     secrets: Object.freeze(secrets),
     unknownKeys: Object.freeze(unknownKeys.map(describeUnknown))

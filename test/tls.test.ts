@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpsServer, type ServerOptions } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import pino from 'pino'
+import winston from 'winston'
+import { WebSocketServer } from 'ws'
+import { WebSocketTransport } from '../src/index.js'
+import { resolveOptions } from '../src/options.js'
+import { waitFor } from './helpers.js'
+
+// TLS material as people hold it: PEM text, bytes (pino clones a Buffer into a
+// Uint8Array), file and directory paths, Fluent Bit's tls.* names. Certificates
+// are made here with the openssl CLI: a CA, a server certificate for 127.0.0.1
+// and logs.test, a client certificate, its key encrypted, and a PKCS#12 bundle.
+
+const PASS = 'pa55phrase'
+const dir = mkdtempSync(join(tmpdir(), 'pino-ws-tls-'))
+const file = (name: string): string => join(dir, name)
+function openssl (...args: string[]): void {
+  execFileSync('openssl', args, { stdio: 'ignore' })
+}
+openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=pino-websocket test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'))
+for (const [name, san] of [['server', 'IP:127.0.0.1,DNS:logs.test'], ['client', 'DNS:client']]) {
+  writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`)
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`))
+  openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file(`${name}.ext`), '-out', file(`${name}.pem`))
+}
+openssl('pkey', '-in', file('client.key'), '-aes256', '-passout', `pass:${PASS}`, '-out', file('client-encrypted.key'))
+openssl('pkcs12', '-export', '-in', file('client.pem'), '-inkey', file('client.key'), '-passout', `pass:${PASS}`, '-out', file('client.p12'))
+mkdirSync(file('cas'))
+writeFileSync(join(file('cas'), 'ca.crt'), readFileSync(file('ca.pem')))
+writeFileSync(join(file('cas'), 'README'), 'not a certificate')
+
+/** A wss:// server for 127.0.0.1, demanding a client certificate from our CA when `mutual`; counts records. */
+async function wssServer (mutual: boolean): Promise<{ port: number, records: () => number, close: () => void }> {
+  const options: ServerOptions = { key: readFileSync(file('server.key')), cert: readFileSync(file('server.pem')) }
+  if (mutual) Object.assign(options, { requestCert: true, rejectUnauthorized: true, ca: readFileSync(file('ca.pem')) })
+  const https = createHttpsServer(options)
+  const wss = new WebSocketServer({ server: https })
+  let records = 0
+  wss.on('connection', (socket) => socket.on('message', (data: Buffer) => { records += data.toString().trim().split('\n').length }))
+  https.listen(0, '127.0.0.1')
+  await once(https, 'listening')
+  return { port: (https.address() as AddressInfo).port, records: () => records, close: () => { wss.close(); https.close() } }
+}
+
+/** Log `count` records through winston with these options; resolves when the transport has finished. */
+async function viaWinston (options: Record<string, unknown>, count = 3): Promise<{ delivered: number }> {
+  const transport = new WebSocketTransport({ wireFormat: 'json_lines', closeTimeout: 3000, quiet: true, ...options })
+  const logger = winston.createLogger({ transports: [transport] })
+  for (let seq = 0; seq < count; seq++) logger.info('tls', { seq })
+  logger.end()
+  await once(transport, 'finish')
+  return transport.stats()
+}
+
+describe('TLS material', () => {
+  const pem = readFileSync(file('ca.pem'), 'utf8')
+  for (const [form, ca] of [
+    ['PEM text', pem],
+    ['a Buffer', readFileSync(file('ca.pem'))],
+    ['a Uint8Array', new Uint8Array(readFileSync(file('ca.pem')))],
+    ['a file path', file('ca.pem')],
+    ['a directory path', file('cas')],
+    ['a list', [file('ca.pem'), pem]]
+  ] as const) {
+    test(`ca as ${form}: the server's certificate is verified and records arrive`, async () => {
+      const server = await wssServer(false)
+      const stats = await viaWinston({ url: `wss://127.0.0.1:${server.port}/`, ca })
+      assert.equal(stats.delivered, 3)
+      assert.equal(server.records(), 3)
+      server.close()
+    })
+  }
+
+  test('pino\'s worker: a Buffer ca (cloned into a Uint8Array) and a client certificate by path (mutual TLS)', async () => {
+    const server = await wssServer(true)
+    const transport = pino.transport({
+      target: 'pino-websocket',
+      options: { url: `wss://127.0.0.1:${server.port}/`, format: 'json_lines', ca: readFileSync(file('ca.pem')), cert: file('client.pem'), key: file('client.key') }
+    })
+    const logger = pino(transport)
+    for (let seq = 0; seq < 3; seq++) logger.info({ seq })
+    await waitFor(() => server.records() >= 3, 'three records over mutual TLS')
+    transport.end()
+    await once(transport, 'close')
+    server.close()
+  })
+
+  for (const [form, material] of [
+    ['PEM text', { cert: readFileSync(file('client.pem'), 'utf8'), key: readFileSync(file('client.key'), 'utf8') }],
+    ['Buffers', { cert: readFileSync(file('client.pem')), key: readFileSync(file('client.key')) }],
+    ['an encrypted key and its passphrase', { cert: file('client.pem'), key: file('client-encrypted.key'), passphrase: PASS }],
+    ['a PKCS#12 bundle', { pfx: file('client.p12'), passphrase: PASS }]
+  ] as const) {
+    test(`mutual TLS with ${form}`, async () => {
+      const server = await wssServer(true)
+      const stats = await viaWinston({ url: `wss://127.0.0.1:${server.port}/`, ca: file('ca.pem'), ...material })
+      assert.equal(stats.delivered, 3)
+      server.close()
+    })
+  }
+
+  test('a Fluent Bit [OUTPUT] section with tls.* names, pasted as an object', async () => {
+    const server = await wssServer(true)
+    const stats = await viaWinston({
+      Host: '127.0.0.1',
+      Port: String(server.port),
+      tls: 'on',
+      'tls.verify': 'on',
+      'tls.vhost': 'logs.test',
+      'tls.ca_file': file('ca.pem'),
+      'tls.crt_file': file('client.pem'),
+      'tls.key_file': file('client-encrypted.key'),
+      'tls.key_passwd': PASS
+    })
+    assert.equal(stats.delivered, 3)
+    server.close()
+  })
+
+  test('material that holds no certificate or key, or cannot be read, is refused at construction, naming the option, never showing the content', () => {
+    const key = readFileSync(file('client.key'), 'utf8')
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ca: 'not a certificate' }, /`ca` .*cannot be read \(ENOENT\)/],
+      [{ ca: key }, /`ca` to be certificates.*holds no certificate/],
+      [{ ca: Buffer.from('garbage') }, /`ca` to be certificates.*holds no certificate/],
+      [{ ca: file('missing.pem') }, /`ca` .*missing\.pem.*cannot be read \(ENOENT\)/],
+      [{ 'tls.ca_file': file('cas/README') }, /`tls\.ca_file` to be certificates/],
+      [{ cert: file('client.pem'), key: key.replace(/[A-Za-z]{20}/, 'x') }, /`key` to be a private key/],
+      [{ cert: file('client.pem'), key: file('client-encrypted.key'), passphrase: 'wrong-pass' }, /`key` to be a private key.*passphrase is wrong/],
+      [{ cert: file('server.pem'), key: file('client.key') }, /`key` to be the private key of `cert`/],
+      [{ cert: file('client.pem') }, /`key` to be given with `cert`/],
+      [{ pfx: file('client.p12'), passphrase: 'wrong-pass' }, /`pfx` to be a PKCS#12 bundle/],
+      [{ minVersion: 'SSLv3' }, /`minVersion` to be one of `TLSv1.3`/],
+      [{ ciphers: 'NO-SUCH-CIPHER' }, /`ciphers` to be an OpenSSL cipher list/]
+    ]
+    for (const [options, message] of cases) {
+      assert.throws(() => resolveOptions({ url: 'wss://127.0.0.1:1/', ...options }), (error: Error) => {
+        assert.match(error.message, message)
+        for (const secret of [key.slice(40, 80), 'wrong-pass', PASS]) assert.ok(!error.message.includes(secret), `no secret in: ${error.message}`)
+        return true
+      }, JSON.stringify(Object.keys(options)))
+    }
+  })
+})
