@@ -5,7 +5,9 @@ import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'nod
 import WebSocket, { type ClientOptions } from 'ws'
 import { parseRetryAfter, type Rejection } from './backoff.js'
 import type { ResolvedOptions } from './options.js'
+import { VERSION } from './version.js'
 
+const USER_AGENT = `pino-websocket/${VERSION}`
 /** Socket buffer level above which messages wait for the socket to drain. */
 const HIGH_WATER_MARK = 1024 * 1024
 /** Largest message accepted from the server: we expect none; pings and pongs are tiny. */
@@ -148,7 +150,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #open (): WebSocket {
     const { url, tls } = this.#options
     const ws = new WebSocket(url, [...this.#options.protocols], {
-      headers: this.#options.headers,
+      headers: this.#headers(),
       handshakeTimeout: this.#options.connectTimeout,
       perMessageDeflate: false,
       followRedirects: false,
@@ -191,6 +193,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     ws.on('close', (code, reason) => this.#finish(code, reason.toString()))
     // Messages from the server are not part of the protocol: ignored (and bounded by maxPayload).
     return ws
+  }
+
+  /** The configured headers, after a User-Agent that tells server operators who connects, unless one is configured. */
+  #headers (): Record<string, string> {
+    const { headers } = this.#options
+    if (Object.keys(headers).some((name) => name.toLowerCase() === 'user-agent')) return { ...headers }
+    return { 'User-Agent': USER_AGENT, ...headers }
   }
 
   #keepError (error: NodeJS.ErrnoException): void {

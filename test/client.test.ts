@@ -44,7 +44,20 @@ describe('Client', () => {
     const custom = names.filter((name) => name.startsWith('X-'))
     assert.deepEqual(custom, ['X-Key', 'X-Api-Token', 'X-Spaces'])
     assert.equal(handshake.rawHeaders[handshake.rawHeaders.indexOf('X-Spaces') + 1], 'a b c')
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version
+    assert.equal(handshake.rawHeaders[handshake.rawHeaders.indexOf('User-Agent') + 1], `pino-websocket/${version}`, 'operators see who connects')
     assert.equal(server.messages[0].binary, false, 'JSON goes in text frames')
+    await connection.close()
+    await server.close()
+  })
+
+  test('a User-Agent given in headers replaces ours', async () => {
+    const server = await startServer()
+    const connection = new Client(resolveOptions({ port: server.port, headers: { 'user-agent': 'my-app/2' } }))
+    connection.write({ time, record: { seq: 0 } })
+    await connection.flush()
+    const agents = server.handshakes[0].rawHeaders.filter((_, i, all) => i % 2 === 1 && /^user-agent$/i.test(all[i - 1]))
+    assert.deepEqual(agents, ['my-app/2'])
     await connection.close()
     await server.close()
   })
