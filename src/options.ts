@@ -1,5 +1,5 @@
 import { validateHeaderValue } from 'node:http'
-import { InvalidOptionError } from './errors.js'
+import { InvalidOptionError, secretsOf } from './errors.js'
 import { resolveTls, type ResolvedTls, type TlsMaterial, type TlsVersion } from './tls-options.js'
 
 /** Wire format of each WebSocket message; names match Fluent Bit's `Format`. */
@@ -259,8 +259,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   const tls = resolveTls(get, name, boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true))
   const resolved = resolveHeaders(name('headers'), get('headers'), name('protocols'), get('protocols'))
   const headers = Object.freeze(resolved.headers)
-  const parsed = new URL(url)
-  const secrets = [parsed.username, parsed.password, parsed.search.slice(1), ...Object.values(headers), tls.passphrase ?? ''].filter((secret) => secret.length >= 3)
+  const secrets = secretsOf(new URL(url), Object.values(headers), tls.passphrase)
 
   return Object.freeze({
     url,
@@ -393,11 +392,13 @@ function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => 
         throw new InvalidOptionError(name(key), 'absent when `url` is given', get(key))
       }
     }
-    if (typeof rawUrl !== 'string') throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', rawUrl)
+    // A URL object is taken as its text (winston's options are not cloned; pino's cannot carry one).
+    const text = rawUrl instanceof URL ? rawUrl.href : rawUrl
+    if (typeof text !== 'string') throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', rawUrl, { secret: true })
     try {
-      url = new URL(rawUrl.replace(/^websocket:\/\//i, 'ws://'))
+      url = new URL(text.replace(/^websocket:\/\//i, 'ws://'))
     } catch {
-      throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', redactUrlText(rawUrl))
+      throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', redactUrlText(text))
     }
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
       throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', `${url.protocol}//…`)
@@ -406,7 +407,10 @@ function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => 
   } else {
     const tls = boolean(name('tls'), get('tls'), false)
     const host = optionalString(name('host'), get('host')) ?? '127.0.0.1'
-    if (host === '' || /[\s/?#@]/.test(host)) throw new InvalidOptionError(name('host'), 'a host name or IP address', host)
+    if (host.includes('@')) {
+      throw new InvalidOptionError(name('host'), 'a host name or IP address', host, { secret: true, hint: 'credentials go in `url` (wss://user:password@host/) or in a header' })
+    }
+    if (host === '' || /[\s/?#]/.test(host)) throw new InvalidOptionError(name('host'), 'a host name or IP address', host)
     const port = integer(name('port'), get('port'), tls ? 443 : 80, 1, 65535)
     let uri = optionalString(name('uri'), get('uri')) ?? '/'
     // Fluent Bit adds the leading slash too (vector handshake-uri-no-slash).
@@ -415,7 +419,7 @@ function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => 
     try {
       url = new URL(`${tls ? 'wss' : 'ws'}://${hostPart}:${port}${uri}`)
     } catch {
-      throw new InvalidOptionError(name('uri'), 'a path such as `/ingest`', uri)
+      throw new InvalidOptionError(name('uri'), 'a path such as `/ingest`', redactUrlText(uri))
     }
   }
   const safe = new URL(url.href)

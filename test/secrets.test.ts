@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { describe, test } from 'node:test'
+import { WebSocketServer } from 'ws'
+import { Client } from '../src/client.js'
+import { redact, secretsOf } from '../src/errors.js'
+import { resolveOptions } from '../src/options.js'
+import { waitFor } from './helpers.js'
+
+// Secrets in the options (the URL's password, query values, header values) never
+// appear in anything the package emits: errors, events, warnings, debug lines.
+
+const PASS = 'pAss%40w0rd'
+const TOKEN = 't0kenValue'
+const BEARER = 'b3arerValue'
+const SECRETS = [PASS, decodeURIComponent(PASS), TOKEN, BEARER, Buffer.from(`user:${decodeURIComponent(PASS)}`).toString('base64')]
+
+function assertClean (text: string, where: string): void {
+  for (const secret of SECRETS) assert.ok(!text.includes(secret), `${where} holds ${secret}: ${text}`)
+}
+
+/** A server that answers every connection by closing it with a reason that echoes every secret it was sent. */
+async function echoingServer (): Promise<{ port: number, close: () => void }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(server, 'listening')
+  server.on('connection', (socket, request) => {
+    const url = new URL(request.url ?? '/', 'ws://x')
+    const basic = (request.headers.authorization ?? '').replace(/^Basic /, '')
+    socket.close(4001, `denied token=${url.searchParams.get('token')} ${request.headers['x-api-key']} ${basic}`.slice(0, 120))
+  })
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() }
+}
+
+describe('secrets', () => {
+  test('the secrets of the options: password plain and decoded, Basic credentials, each query value, each word of a header value; never a scheme name or a short word', () => {
+    const secrets = secretsOf(new URL(`wss://user:${PASS}@logs.test/ingest?a=b&token=${TOKEN}&x=y%20z`), [`Bearer ${BEARER}`, 'a b'], 'pp')
+    for (const secret of [PASS, decodeURIComponent(PASS), TOKEN, BEARER, `Bearer ${BEARER}`, 'y%20z', 'y z', Buffer.from(`user:${decodeURIComponent(PASS)}`).toString('base64')]) {
+      assert.ok(secrets.includes(secret), secret)
+    }
+    for (const innocent of ['user', 'Bearer', 'b', 'a', 'pp']) assert.ok(!secrets.includes(innocent), innocent)
+    assert.equal(redact(`user Bearer ${BEARER}, Bearer alone, ${BEARER} alone and token=${TOKEN}`, secrets), 'user …, Bearer alone, … alone and token=…')
+  })
+
+  test('a close reason that echoes every secret: the disconnect event and the warnings hold none of them', async () => {
+    const server = await echoingServer()
+    const client = new Client(resolveOptions({
+      url: `ws://user:${PASS}@127.0.0.1:${server.port}/ingest?a=b&token=${TOKEN}`,
+      headers: { 'X-Api-Key': BEARER },
+      reconnectDelay: 20,
+      maxReconnectDelay: 100,
+      closeTimeout: 100
+    }))
+    const emitted: unknown[] = []
+    for (const name of ['open', 'disconnect', 'reconnecting', 'drop', 'warn'] as const) client.on(name, (payload: unknown) => emitted.push(payload))
+    client.write({ time: { sec: 1, nsec: 0 }, record: { a: 1 } })
+    await waitFor(() => emitted.filter((e) => (e as { code?: number }).code === 4001).length >= 2, 'two echoing closes')
+    await client.close()
+    const text = JSON.stringify([emitted, client.stats()])
+    assert.match(text, /denied token=… … …/, 'the reason is kept, its secrets blanked')
+    assertClean(text, 'events')
+    server.close()
+  })
+
+  test('NODE_DEBUG lines and stderr of an app whose server echoes every secret hold none of them', async () => {
+    const server = await echoingServer()
+    const options = { url: `ws://user:${PASS}@127.0.0.1:${server.port}/ingest?a=b&token=${TOKEN}`, headers: [`X-Api-Key: ${BEARER}`], reconnectDelay: 20, maxReconnectDelay: 100, closeTimeout: 100 }
+    for (const adapter of ['pino', 'winston']) {
+      const child = spawn(process.execPath, ['test/fixtures/warn-app.mjs'], {
+        env: { ...process.env, ADAPTER: adapter, OPTIONS: JSON.stringify(options), SECONDS: '1', NODE_DEBUG: 'pino-websocket' },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      let output = ''
+      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+      child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+      await once(child, 'exit')
+      assert.match(output, /disconnected from ws:\/\/127\.0\.0\.1:\d+\/ingest: 4001 "denied token=… … …"/, output)
+      assertClean(output, `${adapter}'s output`)
+    }
+    server.close()
+  })
+
+  test('option errors hold no secret: a URL object, a curl-style header with a bad value, credentials in host', () => {
+    const cases: Array<Record<string, unknown>> = [
+      { url: new URL(`ftp://user:${PASS}@logs.test/?token=${TOKEN}`) },
+      { url: new URL(`wss://user:${PASS}@logs.test/?token=${TOKEN}`), port: 1 },
+      { port: 1, headers: [`X-Api-Key:${BEARER}\u0001`] },
+      { port: 1, headers: `X-Api-Key:${BEARER}€` },
+      { host: `user:${PASS}@logs.test`, port: 1 },
+      { url: `wss://user:${PASS}@logs.test/?token=${TOKEN}`, headers: { Authorization: `Bearer ${BEARER}`, authorization: `Bearer ${BEARER}` } }
+    ]
+    for (const options of cases) {
+      assert.throws(() => resolveOptions(options), (error: Error) => {
+        assertClean(`${error.message}\n${error.stack ?? ''}`, 'the error')
+        return true
+      }, Object.keys(options).join())
+    }
+    // A URL object is taken as its text.
+    assert.equal(resolveOptions({ url: new URL('wss://logs.test/in') }).url, 'wss://logs.test/in')
+  })
+})
