@@ -51,13 +51,14 @@ export interface Rejection {
  * The wait before the next attempt. `backoff` is the plain jittered delay; a
  * server's Retry-After is honoured; what retrying cannot fix soon waits about the
  * longest delay, `max`, and is `refused` (worth a warning): an HTTP answer of 401,
- * 403, 404, a redirect or a plain 200, or a certificate refused (`'tls'`: it is
- * still retried, since a certificate can be renewed). 408, 429 and 5xx are the
+ * 403, 404, a redirect or a plain 200, a certificate refused (`'tls'`: it is
+ * still retried, since a certificate can be renewed), or a proxy refusing the
+ * tunnel (`'proxy'`: 403, 407). 408, 429 and 5xx are the
  * server's own trouble: plain backoff.
  */
-export function retryDelay (backoff: number, rejection: Rejection | 'tls' | undefined, max: number, random: () => number = Math.random): { delay: number, refused: boolean } {
+export function retryDelay (backoff: number, rejection: Rejection | 'tls' | 'proxy' | undefined, max: number, random: () => number = Math.random): { delay: number, refused: boolean } {
   if (rejection === undefined) return { delay: backoff, refused: false }
-  if (rejection === 'tls') return { delay: Math.floor(max * (0.5 + random() / 2)), refused: true }
+  if (rejection === 'tls' || rejection === 'proxy') return { delay: Math.floor(max * (0.5 + random() / 2)), refused: true }
   if (rejection.retryAfter !== undefined) return { delay: Math.max(backoff, rejection.retryAfter), refused: false }
   const { status } = rejection
   if (status === 408 || status === 429 || status >= 500) return { delay: backoff, refused: false }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { Backoff, retryDelay } from './backoff.js'
 import { Connection, type CloseInfo } from './connection.js'
+import { PROXY_REFUSED } from './proxy.js'
 import { decodeMessage } from './encoders/decode.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LineCodec, type LogEvent } from './encoders/index.js'
 import { redact } from './errors.js'
@@ -294,7 +295,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #connect (): void {
     if (this.#state === 'closed') return
     this.#state = 'connecting'
-    debug('connecting to %s (attempt %d)', this.#options.endpoint, this.#backoff.attempt + 1)
+    const { endpoint, proxy } = this.#options
+    debug('connecting to %s%s (attempt %d)', endpoint, proxy === undefined ? '' : ` through the proxy ${proxy.endpoint}`, this.#backoff.attempt + 1)
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
     const connection = new Connection(this.#options, {
       confirmEach: atLeastOnce,
@@ -370,9 +372,9 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#state = 'waiting'
-    const tls = info.errorCode !== undefined && TLS_REFUSAL.test(info.errorCode)
-    const { delay, refused } = retryDelay(this.#backoff.next(), info.rejection ?? (tls ? 'tls' : undefined), this.#options.maxReconnectDelay)
-    if (!info.opened) this.#warnFailedAttempt(info, error, refused, tls)
+    const why = info.errorCode === PROXY_REFUSED ? 'proxy' : info.errorCode !== undefined && TLS_REFUSAL.test(info.errorCode) ? 'tls' : undefined
+    const { delay, refused } = retryDelay(this.#backoff.next(), info.rejection ?? why, this.#options.maxReconnectDelay)
+    if (!info.opened) this.#warnFailedAttempt(info, error, refused, why)
     debug('retrying in %d ms', delay)
     this.emit('reconnecting', {
       endpoint: this.#options.endpoint,
@@ -388,12 +390,14 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   }
 
   /** A connection attempt failed: say so, the first time and then rarely, with the reason. */
-  #warnFailedAttempt (info: CloseInfo, error: string | undefined, refused: boolean, tls: boolean): void {
+  #warnFailedAttempt (info: CloseInfo, error: string | undefined, refused: boolean, why: 'tls' | 'proxy' | undefined): void {
     const { endpoint, maxReconnectDelay } = this.#options
     const queued = `${this.#queue.length} record(s) queued`
     if (info.rejection !== undefined && refused) {
       this.#warn('PINO_WS_WARN_UPGRADE_REFUSED', `${endpoint} answered the WebSocket upgrade with HTTP ${info.rejection.status}; retrying every ${maxReconnectDelay} ms or so (${queued})`)
-    } else if (tls) {
+    } else if (why === 'proxy') {
+      this.#warn('PINO_WS_WARN_PROXY_REFUSED', `${error ?? 'the proxy refused the tunnel'}; retrying every ${maxReconnectDelay} ms or so (${queued}). A 407 wants credentials in the \`proxy\` URL`)
+    } else if (why === 'tls') {
       this.#warn('PINO_WS_WARN_TLS_REFUSED', `the TLS handshake with ${endpoint} failed: ${error ?? info.errorCode}; retrying every ${maxReconnectDelay} ms or so (${queued}). ` +
         'Trust its CA with `ca`, or set `servername` when the certificate names another host')
     } else {

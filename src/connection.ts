@@ -4,6 +4,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'node:tls'
 import WebSocket, { type ClientOptions } from 'ws'
 import { parseRetryAfter, type Rejection } from './backoff.js'
+import { openTunnel } from './proxy.js'
 import type { ResolvedOptions } from './options.js'
 import { VERSION } from './version.js'
 
@@ -14,7 +15,7 @@ const HIGH_WATER_MARK = 1024 * 1024
 const MAX_INBOUND_PAYLOAD = 64 * 1024
 
 /** What a connection needs of the options. */
-export type ConnectionOptions = Pick<ResolvedOptions, 'url' | 'headers' | 'protocols' | 'connectTimeout' | 'pingInterval' | 'pongTimeout' | 'tls'>
+export type ConnectionOptions = Pick<ResolvedOptions, 'url' | 'headers' | 'protocols' | 'connectTimeout' | 'pingInterval' | 'pongTimeout' | 'tls'> & Partial<Pick<ResolvedOptions, 'proxy'>>
 
 /** How a connection ended; plain data. */
 export interface CloseInfo {
@@ -167,16 +168,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       minVersion: tls.minVersion,
       ciphers: tls.ciphers,
       // Our own socket, unref'd: an open log connection never keeps the app alive.
-      createConnection: ((options: TlsOptions & { host?: string }) => {
-        let socket: Socket
-        if (url.startsWith('wss:')) {
-          const servername = tls.servername ?? (isIP(options.host ?? '') === 0 ? options.host : '')
-          socket = tlsConnect({ ...options, servername })
-        } else {
-          socket = netConnect(options as Parameters<typeof netConnect>[0])
+      createConnection: ((options: TlsOptions & { host?: string, port?: number }, created: (error: Error | null, socket?: Socket) => void) => {
+        const secure = url.startsWith('wss:')
+        const servername = tls.servername ?? (isIP(options.host ?? '') === 0 ? options.host : '')
+        const proxy = this.#options.proxy
+        if (proxy === undefined) {
+          this.#socket = secure ? tlsConnect({ ...options, servername }) : netConnect(options as Parameters<typeof netConnect>[0])
+          return this.#socket.unref()
         }
-        this.#socket = socket
-        return socket.unref()
+        // Through the proxy's tunnel, TLS to the server inside it; Node's http takes the socket when it comes.
+        openTunnel(proxy, options.host ?? '', Number(options.port), this.#options.connectTimeout, (error, tunnel) => {
+          if (error !== null) {
+            created(error)
+            return
+          }
+          this.#socket = secure ? tlsConnect({ ...options, socket: tunnel, servername }) : tunnel!
+          created(null, this.#socket)
+        })
+        return undefined
       }) as unknown as ClientOptions['createConnection']
     })
     ws.on('open', () => this.#onOpen())

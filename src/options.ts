@@ -1,5 +1,6 @@
 import { validateHeaderValue } from 'node:http'
 import { InvalidOptionError, secretsOf } from './errors.js'
+import { proxyFor, proxyTarget, type ProxyTarget } from './proxy.js'
 import { resolveTls, type ResolvedTls, type TlsMaterial, type TlsVersion } from './tls-options.js'
 
 /** Wire format of each WebSocket message; names match Fluent Bit's `Format`. */
@@ -124,6 +125,15 @@ export interface Options {
   /** TLS server name (SNI) when it differs from `host`. */
   servername?: string
   /**
+   * An HTTP proxy to reach the server through (HTTP CONNECT; TLS to the server
+   * runs inside the tunnel): `http://[user:password@]host:port`, or `https://…`
+   * for a proxy spoken to over TLS. `'env'` takes `HTTPS_PROXY` (for `wss://`)
+   * or `HTTP_PROXY` (for `ws://`) and honours `NO_PROXY`, read at construction;
+   * the environment is never used unless asked.
+   * @example 'http://proxy.internal:3128'
+   */
+  proxy?: string
+  /**
    * Print no Node warnings (`process.emitWarning`) for what needs attention:
    * unknown options, an endpoint that cannot be reached or refuses us, dropped
    * records. The `warn` events are emitted all the same. `node --no-warnings`
@@ -163,6 +173,8 @@ export interface ResolvedOptions {
   readonly fallbackFile: string | undefined
   readonly tls: ResolvedTls
   readonly quiet: boolean
+  /** The proxy to tunnel through, when one is to be used. */
+  readonly proxy: ProxyTarget | undefined
   /** Strings that may never appear in anything we emit (userinfo, query, header values); see `redact`. */
   readonly secrets: readonly string[]
   /** Unknown keys as shown in a `warn` event (with a suggestion when one is near): configuration mistakes should be visible but not fatal. */
@@ -187,7 +199,7 @@ const KEYS = new Set<string>([
   'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
   'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
   'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'keepaliveIdleTimeout', 'fallbackFile', 'rejectUnauthorized',
-  'ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'minVersion', 'ciphers', 'quiet'
+  'ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'minVersion', 'ciphers', 'proxy', 'quiet'
 ])
 
 /**
@@ -259,7 +271,10 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   const tls = resolveTls(get, name, boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true))
   const resolved = resolveHeaders(name('headers'), get('headers'), name('protocols'), get('protocols'))
   const headers = Object.freeze(resolved.headers)
-  const secrets = secretsOf(new URL(url), Object.values(headers), tls.passphrase)
+  const proxyUrl = resolveProxy(name('proxy'), get('proxy'), new URL(url))
+  const proxy = proxyUrl === undefined ? undefined : proxyTarget(proxyUrl)
+  const secrets = secretsOf(new URL(url), [...Object.values(headers), ...(proxy?.authorization === undefined ? [] : [proxy.authorization])],
+    tls.passphrase, proxyUrl?.password, proxyUrl === undefined ? undefined : decodeURIComponent(proxyUrl.password))
 
   return Object.freeze({
     url,
@@ -280,6 +295,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     fallbackFile: recordKey(name('fallbackFile'), get('fallbackFile'), 'a file path (a non-empty string)'),
     tls,
     quiet: boolean(name('quiet'), get('quiet'), false),
+    proxy,
     secrets: Object.freeze(secrets),
     unknownKeys: Object.freeze(unknownKeys.map(describeUnknown))
   })
@@ -432,6 +448,23 @@ function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => 
 /** The scheme and host of a URL that failed to parse, nothing that may hold a secret. */
 function redactUrlText (text: string): string {
   return text.replace(/\/\/[^/]*@/, '//…@').replace(/[?#].*$/, '')
+}
+
+/** The proxy URL the `proxy` option names for this server, checked (its credentials are never shown). */
+function resolveProxy (option: string, value: unknown, server: URL): URL | undefined {
+  if (value === undefined) return undefined
+  const expected = 'an http:// or https:// proxy URL, or `env`'
+  if (typeof value !== 'string') throw new InvalidOptionError(option, expected, value, { secret: true })
+  let url: URL | undefined
+  try {
+    url = proxyFor(value, server)
+  } catch {
+    throw new InvalidOptionError(option, expected, redactUrlText(value), { hint: value === 'env' ? 'the proxy in the environment is not a URL' : '' })
+  }
+  if (url !== undefined && (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new InvalidOptionError(option, expected, `${url.protocol}//…`)
+  }
+  return url
 }
 
 /** Headers the WebSocket handshake itself sets: giving them would break it. */

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { connect, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { WebSocketServer } from 'ws'
+import { Client } from '../src/client.js'
+import { resolveOptions } from '../src/options.js'
+import { proxyFor } from '../src/proxy.js'
+import { range, startServer, waitFor } from './helpers.js'
+
+const time = { sec: 1700000000, nsec: 0 }
+const FAST = { reconnectDelay: 20, maxReconnectDelay: 400, closeTimeout: 2000 }
+
+/** An HTTP CONNECT proxy on 127.0.0.1, as squid or tinyproxy would be; `credentials` as `user:password`. */
+async function connectProxy (credentials?: string): Promise<{ port: number, tunnels: string[], authorizations: Array<string | undefined>, refuse: number, close: () => void }> {
+  const server = createHttpServer((_request, response) => response.writeHead(405).end())
+  const state = { port: 0, tunnels: [] as string[], authorizations: [] as Array<string | undefined>, refuse: 0, close: () => { server.closeAllConnections(); server.close() } }
+  server.on('connect', (request, client, head) => {
+    client.on('error', () => {})
+    const authorization = request.headers['proxy-authorization']
+    state.authorizations.push(authorization)
+    if (state.refuse !== 0) {
+      client.end(`HTTP/1.1 ${state.refuse} Refused\r\nContent-Length: 0\r\n\r\n`)
+      return
+    }
+    if (credentials !== undefined && authorization !== `Basic ${Buffer.from(credentials).toString('base64')}`) {
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="logs"\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    state.tunnels.push(request.url ?? '')
+    const [host, port] = (request.url ?? '').split(/:(?=\d+$)/)
+    const upstream = connect(Number(port), host.replace(/^\[|\]$/g, ''), () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      upstream.write(head)
+      upstream.pipe(client)
+      client.pipe(upstream)
+    })
+    upstream.on('error', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  state.port = (server.address() as AddressInfo).port
+  return state
+}
+
+describe('proxies', () => {
+  test('through an HTTP CONNECT proxy every record arrives', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const proxy = await connectProxy()
+    const client = new Client(resolveOptions({ port: server.port, format: 'json_lines', proxy: `http://127.0.0.1:${proxy.port}`, ...FAST }))
+    for (const seq of range(100)) client.write({ time, record: { seq } })
+    await client.flush()
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(100))
+    assert.deepEqual(proxy.tunnels, [`127.0.0.1:${server.port}`])
+    await client.close()
+    proxy.close()
+    await server.close()
+  })
+
+  test('a proxy that wants credentials: refused (407) with a warning and slow retries, then records arrive once they are given; never shown', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const proxy = await connectProxy('puser:pr0xyPass')
+    const without = new Client(resolveOptions({ port: server.port, format: 'json_lines', proxy: `http://127.0.0.1:${proxy.port}`, ...FAST }))
+    const warnings: Array<{ code: string, message: string }> = []
+    const delays: number[] = []
+    without.on('warn', (warning) => warnings.push(warning))
+    without.on('reconnecting', ({ delay }) => delays.push(delay))
+    without.write({ time, record: { seq: 0 } })
+    await waitFor(() => delays.length >= 1, 'a refused attempt')
+    assert.equal(warnings[0]?.code, 'PINO_WS_WARN_PROXY_REFUSED')
+    assert.match(warnings[0].message, /answered CONNECT with HTTP 407/)
+    assert.ok(delays[0] >= 200, `a refusal waits about maxReconnectDelay: ${delays[0]} ms`)
+    await without.close()
+
+    const withCredentials = new Client(resolveOptions({ port: server.port, format: 'json_lines', proxy: `http://puser:pr0xyPass@127.0.0.1:${proxy.port}`, ...FAST }))
+    const emitted: unknown[] = []
+    for (const name of ['warn', 'reconnecting', 'disconnect'] as const) withCredentials.on(name, (payload: unknown) => emitted.push(payload))
+    for (const seq of range(10)) withCredentials.write({ time, record: { seq } })
+    await withCredentials.flush()
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(10))
+    assert.ok(!JSON.stringify([emitted, withCredentials.stats()]).includes('pr0xyPass'))
+    assert.ok(resolveOptions({ port: 1, proxy: `http://puser:pr0xyPass@127.0.0.1:${proxy.port}` }).secrets.includes(Buffer.from('puser:pr0xyPass').toString('base64')))
+    await withCredentials.close()
+    proxy.close()
+    await server.close()
+  })
+
+  test('wss:// through the proxy: TLS to the server inside the tunnel, the certificate verified', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pino-ws-proxy-'))
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) })
+    const wss = new WebSocketServer({ server: https })
+    let records = 0
+    wss.on('connection', (socket) => socket.on('message', (data: Buffer) => { records += data.toString().trim().split('\n').length }))
+    https.listen(0, '127.0.0.1')
+    await once(https, 'listening')
+    const proxy = await connectProxy()
+    const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, ca: join(dir, 'cert.pem'), format: 'json_lines', proxy: `http://127.0.0.1:${proxy.port}`, ...FAST }))
+    for (const seq of range(20)) client.write({ time, record: { seq } })
+    await client.flush()
+    assert.equal(client.stats().delivered, 20)
+    assert.equal(records, 20)
+    assert.equal(proxy.tunnels.length, 1)
+    await client.close()
+    proxy.close()
+    wss.close()
+    https.close()
+  })
+
+  test('a proxy refusing (403), then letting through: records arrive once it does', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const proxy = await connectProxy()
+    proxy.refuse = 403
+    const client = new Client(resolveOptions({ port: server.port, format: 'json_lines', proxy: `http://127.0.0.1:${proxy.port}`, ...FAST }))
+    for (const seq of range(5)) client.write({ time, record: { seq } })
+    await waitFor(() => proxy.authorizations.length >= 1, 'a refused CONNECT')
+    proxy.refuse = 0
+    await client.flush(5000)
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(5))
+    await client.close()
+    proxy.close()
+    await server.close()
+  })
+
+  test("proxy: 'env' takes HTTPS_PROXY or HTTP_PROXY by scheme and honours NO_PROXY; the environment is read only when asked", () => {
+    const env = { HTTP_PROXY: 'http://plain:3128', HTTPS_PROXY: 'secure.proxy:8443', NO_PROXY: 'localhost, .internal,exact.test:8080' }
+    assert.equal(proxyFor('env', new URL('ws://logs.example/'), env)?.href, 'http://plain:3128/')
+    assert.equal(proxyFor('env', new URL('wss://logs.example/'), env)?.href, 'http://secure.proxy:8443/')
+    assert.equal(proxyFor('env', new URL('ws://localhost:8080/'), env), undefined)
+    assert.equal(proxyFor('env', new URL('ws://a.b.internal/'), env), undefined)
+    assert.equal(proxyFor('env', new URL('ws://exact.test:8080/'), env), undefined)
+    assert.equal(proxyFor('env', new URL('ws://exact.test:9090/'), env)?.href, 'http://plain:3128/')
+    assert.equal(proxyFor('env', new URL('ws://anything/'), { ...env, NO_PROXY: '*' }), undefined)
+    assert.equal(proxyFor(undefined, new URL('ws://logs.example/'), env), undefined)
+    assert.equal(resolveOptions({ port: 1 }).proxy, undefined, 'no proxy unless asked, whatever the environment')
+    assert.throws(() => resolveOptions({ port: 1, proxy: 'socks5://user:secret@proxy:1080' }), (error: Error) => /`proxy` to be an http:\/\/ or https:\/\/ proxy URL/.test(error.message) && !error.message.includes('secret'))
+  })
+})
