@@ -18,6 +18,16 @@ Send options:
   --date-key NAME      json_date_key (default date; "false" for none)
   --date-format NAME   double (default), epoch, epoch_ms, iso8601, java_sql_timestamp
   --header "Name value"  an upgrade request header; may be repeated
+  --protocol NAME      a WebSocket subprotocol to offer; may be repeated
+  --ca PATH            a certificate authority to trust (PEM or DER file, or a directory); may be repeated
+  --cert PATH, --key PATH  a client certificate and its key (mutual TLS)
+  --pfx PATH           a client certificate and key as a PKCS#12 bundle
+  --passphrase TEXT    the passphrase of --key or --pfx (PINO_WEBSOCKET_PASSPHRASE keeps it out of ps)
+  --servername NAME    the TLS server name, when it differs from the host
+  --min-version V      the oldest TLS version: TLSv1.2 or TLSv1.3
+  --insecure           do not verify the server's certificate
+  --proxy URL          an HTTP proxy (http://[user:pass@]host:port), or "env" for HTTPS_PROXY/HTTP_PROXY
+  --quiet              print no warnings
   --echo               also copy stdin to stdout
 
 Receive mode prints each record it decodes as one JSON line.`
@@ -36,6 +46,17 @@ async function main (argv: string[]): Promise<number> {
       'date-key': { type: 'string' },
       'date-format': { type: 'string' },
       header: { type: 'string', multiple: true },
+      protocol: { type: 'string', multiple: true },
+      ca: { type: 'string', multiple: true },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      pfx: { type: 'string' },
+      passphrase: { type: 'string' },
+      servername: { type: 'string' },
+      'min-version': { type: 'string' },
+      insecure: { type: 'boolean' },
+      proxy: { type: 'string' },
+      quiet: { type: 'boolean' },
       echo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -54,15 +75,27 @@ async function main (argv: string[]): Promise<number> {
     format: values.format as Options['format'],
     jsonDateKey: values['date-key'],
     jsonDateFormat: values['date-format'] as Options['jsonDateFormat'],
-    headers: values.header
+    headers: values.header,
+    protocols: values.protocol,
+    ca: values.ca,
+    cert: values.cert,
+    key: values.key,
+    pfx: values.pfx,
+    passphrase: values.passphrase ?? process.env.PINO_WEBSOCKET_PASSPHRASE,
+    servername: values.servername,
+    minVersion: values['min-version'] as Options['minVersion'],
+    rejectUnauthorized: values.insecure === true ? false : undefined,
+    proxy: values.proxy,
+    quiet: values.quiet
   }
   return send(options, values.echo === true)
 }
 
 /** Pipe mode: every JSON line on stdin becomes a record; other lines are counted and skipped. */
 async function send (options: Options, echo: boolean): Promise<number> {
-  const connection = new Client(resolveOptions(options))
-  connection.on('warn', ({ message }) => process.stderr.write(`pino-websocket: ${message}\n`))
+  const resolved = resolveOptions(options)
+  const connection = new Client(resolved)
+  if (!resolved.quiet) connection.on('warn', ({ message }) => process.stderr.write(`pino-websocket: ${message}\n`))
   connection.on('drop', ({ reason, count }) => process.stderr.write(`pino-websocket: dropped ${count} record(s): ${reason}\n`))
   // A second signal (or the first when stdin is still open) ends the pipe: deliver what we have, then stop.
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { WebSocketServer } from 'ws'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import { Client } from '../src/client.js'
 import { resolveOptions } from '../src/options.js'
-import { freePort, range, startServer, waitFor } from './helpers.js'
+import { connectProxy, freePort, range, startServer, waitFor } from './helpers.js'
 
 const CLI = 'dist/cjs/cli.js'
 
@@ -41,6 +47,38 @@ describe('pino-websocket CLI', () => {
     const [code] = await once(child, 'exit') as [number]
     assert.equal(code, 0)
     assert.deepEqual(stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown), range(3).map((seq) => ({ time: { sec: 1700000000, nsec: seq }, record: { seq } })))
+  })
+
+  test('TLS and proxy flags: --ca, --proxy with credentials, --quiet: records reach a wss:// server through the tunnel', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pino-ws-cli-'))
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) })
+    const wss = new WebSocketServer({ server: https })
+    const seqs: number[] = []
+    wss.on('connection', (socket) => socket.on('message', (data: Buffer) => {
+      for (const line of data.toString().trim().split('\n')) seqs.push((JSON.parse(line) as { seq: number }).seq)
+    }))
+    https.listen(0, '127.0.0.1')
+    await once(https, 'listening')
+    const proxy = await connectProxy('cli:pr0xyPw')
+    const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`
+    const child = spawn(process.execPath, [CLI, '--url', url, '--format', 'json_lines', '--ca', join(dir, 'cert.pem'), '--proxy', `http://cli:pr0xyPw@127.0.0.1:${proxy.port}`, '--quiet'],
+      { env: { ...process.env, NODE_DEBUG: 'pino-websocket' } })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    for (const seq of range(20)) child.stdin.write(JSON.stringify({ level: 30, time: 1700000000000, seq }) + '\n')
+    child.stdin.end()
+    const [code] = await once(child, 'exit') as [number]
+    assert.equal(code, 0, output)
+    assert.deepEqual(seqs, range(20))
+    assert.equal(proxy.tunnels.length, 1)
+    assert.match(output, /through the proxy http:\/\/127\.0\.0\.1:\d+\//)
+    assert.ok(!output.includes('pr0xyPw') && !output.includes(Buffer.from('cli:pr0xyPw').toString('base64')), output)
+    proxy.close()
+    wss.close()
+    https.close()
   })
 
   test('a bad option is reported on stderr with exit code 2', async () => {

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { decodeMessage, type DecodeOptions, type LogEvent } from '../src/index.js'
 
@@ -93,3 +94,37 @@ export function sequence (events: LogEvent[]): { unique: number[], duplicates: n
 export function range (n: number): number[] {
   return Array.from({ length: n }, (_, i) => i)
 }
+
+/** An HTTP CONNECT proxy on 127.0.0.1, as squid or tinyproxy would be; `credentials` as `user:password`. */
+export async function connectProxy (credentials?: string): Promise<{ port: number, tunnels: string[], authorizations: Array<string | undefined>, refuse: number, close: () => void }> {
+  const server = createHttpServer((_request, response) => response.writeHead(405).end())
+  const state = { port: 0, tunnels: [] as string[], authorizations: [] as Array<string | undefined>, refuse: 0, close: () => { server.closeAllConnections(); server.close() } }
+  server.on('connect', (request, client, head) => {
+    client.on('error', () => {})
+    const authorization = request.headers['proxy-authorization']
+    state.authorizations.push(authorization)
+    if (state.refuse !== 0) {
+      client.end(`HTTP/1.1 ${state.refuse} Refused\r\nContent-Length: 0\r\n\r\n`)
+      return
+    }
+    if (credentials !== undefined && authorization !== `Basic ${Buffer.from(credentials).toString('base64')}`) {
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="logs"\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    state.tunnels.push(request.url ?? '')
+    const [host, port] = (request.url ?? '').split(/:(?=\d+$)/)
+    const upstream = connect(Number(port), host.replace(/^\[|\]$/g, ''), () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      upstream.write(head)
+      upstream.pipe(client)
+      client.pipe(upstream)
+    })
+    upstream.on('error', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  state.port = (server.address() as AddressInfo).port
+  return state
+}
+

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { connect, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
@@ -12,43 +11,10 @@ import { WebSocketServer } from 'ws'
 import { Client } from '../src/client.js'
 import { resolveOptions } from '../src/options.js'
 import { proxyFor } from '../src/proxy.js'
-import { range, startServer, waitFor } from './helpers.js'
+import { connectProxy, range, startServer, waitFor } from './helpers.js'
 
 const time = { sec: 1700000000, nsec: 0 }
 const FAST = { reconnectDelay: 20, maxReconnectDelay: 400, closeTimeout: 2000 }
-
-/** An HTTP CONNECT proxy on 127.0.0.1, as squid or tinyproxy would be; `credentials` as `user:password`. */
-async function connectProxy (credentials?: string): Promise<{ port: number, tunnels: string[], authorizations: Array<string | undefined>, refuse: number, close: () => void }> {
-  const server = createHttpServer((_request, response) => response.writeHead(405).end())
-  const state = { port: 0, tunnels: [] as string[], authorizations: [] as Array<string | undefined>, refuse: 0, close: () => { server.closeAllConnections(); server.close() } }
-  server.on('connect', (request, client, head) => {
-    client.on('error', () => {})
-    const authorization = request.headers['proxy-authorization']
-    state.authorizations.push(authorization)
-    if (state.refuse !== 0) {
-      client.end(`HTTP/1.1 ${state.refuse} Refused\r\nContent-Length: 0\r\n\r\n`)
-      return
-    }
-    if (credentials !== undefined && authorization !== `Basic ${Buffer.from(credentials).toString('base64')}`) {
-      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="logs"\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
-    state.tunnels.push(request.url ?? '')
-    const [host, port] = (request.url ?? '').split(/:(?=\d+$)/)
-    const upstream = connect(Number(port), host.replace(/^\[|\]$/g, ''), () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-      upstream.write(head)
-      upstream.pipe(client)
-      client.pipe(upstream)
-    })
-    upstream.on('error', () => client.destroy())
-    client.on('close', () => upstream.destroy())
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  state.port = (server.address() as AddressInfo).port
-  return state
-}
 
 describe('proxies', () => {
   test('through an HTTP CONNECT proxy every record arrives', async () => {

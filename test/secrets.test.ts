@@ -78,6 +78,15 @@ describe('secrets', () => {
       assert.match(output, /disconnected from ws:\/\/127\.0\.0\.1:\d+\/ingest: 4001 "denied token=… … …"/, output)
       assertClean(output, `${adapter}'s output`)
     }
+    // The CLI: its output, warnings and summary, with the token given as a --header flag.
+    const cli = spawn(process.execPath, ['dist/cjs/cli.js', '--url', options.url, '--header', `X-Api-Key: ${BEARER}`], { env: { ...process.env, NODE_DEBUG: 'pino-websocket' } })
+    let output = ''
+    cli.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    cli.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    cli.stdin.end('{"level":30,"time":1700000000000,"msg":"x"}\n')
+    await once(cli, 'exit')
+    assert.match(output, /4001 "denied token=… … …"/, output)
+    assertClean(output, "the CLI's output")
     server.close()
   })
 

@@ -11,6 +11,7 @@ import pino from 'pino'
 import winston from 'winston'
 import { WebSocketServer } from 'ws'
 import { WebSocketTransport } from '../src/index.js'
+import { Client } from '../src/client.js'
 import { resolveOptions } from '../src/options.js'
 import { waitFor } from './helpers.js'
 
@@ -33,13 +34,24 @@ for (const [name, san] of [['server', 'IP:127.0.0.1,DNS:logs.test'], ['client', 
 }
 openssl('pkey', '-in', file('client.key'), '-aes256', '-passout', `pass:${PASS}`, '-out', file('client-encrypted.key'))
 openssl('pkcs12', '-export', '-in', file('client.pem'), '-inkey', file('client.key'), '-passout', `pass:${PASS}`, '-out', file('client.p12'))
+// A certificate for logs.test only (a wrong host for 127.0.0.1), and one that expired in 2020.
+writeFileSync(file('named.ext'), 'subjectAltName=DNS:logs.test\n')
+openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=logs.test', '-keyout', file('named.key'), '-out', file('named.csr'))
+openssl('x509', '-req', '-in', file('named.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file('named.ext'), '-out', file('named.pem'))
+writeFileSync(file('index.txt'), '')
+writeFileSync(file('serial'), '1000\n')
+writeFileSync(file('ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${file('index.txt')}\nnew_certs_dir = ${dir}\nserial = ${file('serial')}\n` +
+  'default_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n')
+openssl('ca', '-batch', '-notext', '-config', file('ca.cnf'), '-cert', file('ca.pem'), '-keyfile', file('ca.key'), '-in', file('server.csr'),
+  '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-out', file('expired.pem'))
 mkdirSync(file('cas'))
 writeFileSync(join(file('cas'), 'ca.crt'), readFileSync(file('ca.pem')))
 writeFileSync(join(file('cas'), 'README'), 'not a certificate')
 
 /** A wss:// server for 127.0.0.1, demanding a client certificate from our CA when `mutual`; counts records. */
-async function wssServer (mutual: boolean): Promise<{ port: number, records: () => number, close: () => void }> {
-  const options: ServerOptions = { key: readFileSync(file('server.key')), cert: readFileSync(file('server.pem')) }
+async function wssServer (mutual: boolean, certificate = 'server'): Promise<{ port: number, records: () => number, close: () => void }> {
+  const keyName = certificate === 'expired' ? 'server' : certificate
+  const options: ServerOptions = { key: readFileSync(file(`${keyName}.key`)), cert: readFileSync(file(`${certificate}.pem`)) }
   if (mutual) Object.assign(options, { requestCert: true, rejectUnauthorized: true, ca: readFileSync(file('ca.pem')) })
   const https = createHttpsServer(options)
   const wss = new WebSocketServer({ server: https })
@@ -123,6 +135,29 @@ describe('TLS material', () => {
     assert.equal(stats.delivered, 3)
     server.close()
   })
+
+  for (const [kind, certificate, reason, fix] of [
+    ['an expired certificate', 'expired', /certificate has expired/, undefined],
+    ['a certificate for another host', 'named', /Hostname\/IP does not match certificate's altnames/, { servername: 'logs.test' }]
+  ] as const) {
+    test(`${kind} is refused by default, with a warning naming the reason${fix === undefined ? '' : ', and accepted with the right servername'}`, async () => {
+      const server = await wssServer(false, certificate)
+      const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${server.port}/`, ca: file('ca.pem'), quiet: true, reconnectDelay: 10, maxReconnectDelay: 1000, closeTimeout: 100 }))
+      const warnings: Array<{ code: string, message: string }> = []
+      client.on('warn', (warning) => warnings.push(warning))
+      client.write({ time: { sec: 1, nsec: 0 }, record: { a: 1 } })
+      await waitFor(() => warnings.length > 0, 'the warning')
+      assert.equal(warnings[0].code, 'PINO_WS_WARN_TLS_REFUSED')
+      assert.match(warnings[0].message, reason)
+      await client.close()
+      assert.equal(client.stats().delivered, 0)
+      if (fix !== undefined) {
+        const stats = await viaWinston({ url: `wss://127.0.0.1:${server.port}/`, ca: file('ca.pem'), ...fix })
+        assert.equal(stats.delivered, 3)
+      }
+      server.close()
+    })
+  }
 
   test('material that holds no certificate or key, or cannot be read, is refused at construction, naming the option, never showing the content', () => {
     const key = readFileSync(file('client.key'), 'utf8')
