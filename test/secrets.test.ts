@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
 import { Client } from '../src/client.js'
 import { redact, secretsOf } from '../src/errors.js'
 import { resolveOptions } from '../src/options.js'
-import { waitFor } from './helpers.js'
+import { connectProxy, freePort, waitFor } from './helpers.js'
 
 // Secrets in the options (the URL's password, query values, header values) never
 // appear in anything the package emits: errors, events, warnings, debug lines.
@@ -88,6 +91,52 @@ describe('secrets', () => {
     assert.match(output, /4001 "denied token=… … …"/, output)
     assertClean(output, "the CLI's output")
     server.close()
+  })
+
+  test('every failure path (refused, DNS, 401, bad Accept, handshake timeout, a refusing proxy with credentials): events, warnings, stats and the fallback file hold no secret', async () => {
+    const { createServer } = await import('node:net')
+    const raw = async (answer: (socket: import('node:net').Socket) => void): Promise<{ port: number, close: () => void }> => {
+      const sockets = new Set<import('node:net').Socket>()
+      const server = createServer((socket) => {
+        sockets.add(socket)
+        socket.on('error', () => {})
+        socket.once('data', () => answer(socket))
+      })
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      return { port: (server.address() as AddressInfo).port, close: () => { for (const socket of sockets) socket.destroy(); server.close() } }
+    }
+    const servers = [
+      await raw((socket) => socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')),
+      await raw((socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: d3Jvbmc=\r\n\r\n')),
+      await raw(() => {})
+    ]
+    const proxy = await connectProxy('puser:pr0xyS3cret')
+    proxy.refuse = 407
+    const fallbackFile = join(mkdtempSync(join(tmpdir(), 'pino-ws-secrets-')), 'fallback.ndjson')
+    const endpoints: Array<Record<string, unknown>> = [
+      { url: `ws://user:${PASS}@127.0.0.1:${await freePort()}/ingest?a=b&token=${TOKEN}` },
+      { url: `ws://user:${PASS}@no-such-host.invalid/ingest?a=b&token=${TOKEN}` },
+      ...servers.map((server) => ({ url: `ws://user:${PASS}@127.0.0.1:${server.port}/ingest?a=b&token=${TOKEN}` })),
+      { url: `ws://user:${PASS}@127.0.0.1:1/ingest?a=b&token=${TOKEN}`, proxy: `http://puser:pr0xyS3cret@127.0.0.1:${proxy.port}` }
+    ]
+    const captured: unknown[] = []
+    for (const endpoint of endpoints) {
+      const client = new Client(resolveOptions({ ...endpoint, headers: { Authorization: `Bearer ${BEARER}` }, connectTimeout: 300, reconnectDelay: 20, maxReconnectDelay: 100, closeTimeout: 300, fallbackFile }))
+      let failed = 0
+      client.on('reconnecting', () => failed++)
+      for (const name of ['open', 'disconnect', 'reconnecting', 'drop', 'warn'] as const) client.on(name, (payload: unknown) => captured.push(payload))
+      client.write({ time: { sec: 1, nsec: 0 }, record: { msg: 'kept' } })
+      await waitFor(() => failed > 0, 'a failed attempt', 5000)
+      await client.close()
+      captured.push(client.stats())
+    }
+    const text = JSON.stringify(captured) + readFileSync(fallbackFile, 'utf8')
+    for (const expected of [/ECONNREFUSED/, /ENOTFOUND|EAI_AGAIN/, /HTTP 401/, /Sec-WebSocket-Accept/, /handshake has timed out/, /HTTP 407/]) assert.match(text, expected)
+    assertClean(text, 'what was emitted')
+    assert.ok(!text.includes('pr0xyS3cret') && !text.includes(Buffer.from('puser:pr0xyS3cret').toString('base64')), 'the proxy credentials')
+    for (const server of servers) server.close()
+    proxy.close()
   })
 
   test('option errors hold no secret: a URL object, a curl-style header with a bad value, credentials in host', () => {
