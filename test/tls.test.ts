@@ -91,19 +91,25 @@ describe('TLS material', () => {
     })
   }
 
-  test('pino\'s worker: a Buffer ca (cloned into a Uint8Array) and a client certificate by path (mutual TLS)', async () => {
-    const server = await wssServer(true)
-    const transport = pino.transport({
-      target: 'pino-websocket',
-      options: { url: `wss://127.0.0.1:${server.port}/`, format: 'json_lines', ca: readFileSync(file('ca.pem')), cert: file('client.pem'), key: file('client.key') }
+  for (const [form, read] of [
+    ['PEM text', (name: string) => readFileSync(file(name), 'utf8')],
+    ['Buffers (cloned into Uint8Arrays)', (name: string) => readFileSync(file(name))],
+    ['file paths', (name: string) => file(name)]
+  ] as const) {
+    test(`pino's worker, mutual TLS with ca, cert and key as ${form}`, async () => {
+      const server = await wssServer(true)
+      const transport = pino.transport({
+        target: 'pino-websocket',
+        options: { url: `wss://127.0.0.1:${server.port}/`, format: 'json_lines', ca: read('ca.pem'), cert: read('client.pem'), key: read('client.key') }
+      })
+      const logger = pino(transport)
+      for (let seq = 0; seq < 3; seq++) logger.info({ seq })
+      await waitFor(() => server.records() >= 3, 'three records over mutual TLS')
+      transport.end()
+      await once(transport, 'close')
+      server.close()
     })
-    const logger = pino(transport)
-    for (let seq = 0; seq < 3; seq++) logger.info({ seq })
-    await waitFor(() => server.records() >= 3, 'three records over mutual TLS')
-    transport.end()
-    await once(transport, 'close')
-    server.close()
-  })
+  }
 
   for (const [form, material] of [
     ['PEM text', { cert: readFileSync(file('client.pem'), 'utf8'), key: readFileSync(file('client.key'), 'utf8') }],
