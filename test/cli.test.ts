@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { once } from 'node:events'
@@ -50,10 +49,8 @@ describe('pino-websocket CLI', () => {
   })
 
   test('TLS and proxy flags: --ca, --proxy with credentials, --quiet: records reach a wss:// server through the tunnel', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pino-ws-cli-'))
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
-    const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) })
+    const dir = join(import.meta.dirname, 'fixtures', 'tls')
+    const https = createHttpsServer({ key: readFileSync(join(dir, 'self-signed.key')), cert: readFileSync(join(dir, 'self-signed.pem')) })
     const wss = new WebSocketServer({ server: https })
     const seqs: number[] = []
     wss.on('connection', (socket) => socket.on('message', (data: Buffer) => {
@@ -63,7 +60,7 @@ describe('pino-websocket CLI', () => {
     await once(https, 'listening')
     const proxy = await connectProxy('cli:pr0xyPw')
     const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`
-    const child = spawn(process.execPath, [CLI, '--url', url, '--format', 'json_lines', '--ca', join(dir, 'cert.pem'), '--proxy', `http://cli:pr0xyPw@127.0.0.1:${proxy.port}`, '--quiet'],
+    const child = spawn(process.execPath, [CLI, '--url', url, '--format', 'json_lines', '--ca', join(dir, 'self-signed.pem'), '--proxy', `http://cli:pr0xyPw@127.0.0.1:${proxy.port}`, '--quiet'],
       { env: { ...process.env, NODE_DEBUG: 'pino-websocket' } })
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })

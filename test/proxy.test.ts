@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
@@ -59,17 +57,15 @@ describe('proxies', () => {
   })
 
   test('wss:// through the proxy: TLS to the server inside the tunnel, the certificate verified', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pino-ws-proxy-'))
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
-    const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) })
+    const dir = join(import.meta.dirname, 'fixtures', 'tls')
+    const https = createHttpsServer({ key: readFileSync(join(dir, 'self-signed.key')), cert: readFileSync(join(dir, 'self-signed.pem')) })
     const wss = new WebSocketServer({ server: https })
     let records = 0
     wss.on('connection', (socket) => socket.on('message', (data: Buffer) => { records += data.toString().trim().split('\n').length }))
     https.listen(0, '127.0.0.1')
     await once(https, 'listening')
     const proxy = await connectProxy()
-    const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, ca: join(dir, 'cert.pem'), format: 'json_lines', proxy: `http://127.0.0.1:${proxy.port}`, ...FAST }))
+    const client = new Client(resolveOptions({ url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, ca: join(dir, 'self-signed.pem'), format: 'json_lines', proxy: `http://127.0.0.1:${proxy.port}`, ...FAST }))
     for (const seq of range(20)) client.write({ time, record: { seq } })
     await client.flush()
     assert.equal(client.stats().delivered, 20)

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,37 +15,18 @@ import { resolveOptions } from '../src/options.js'
 import { waitFor } from './helpers.js'
 
 // TLS material as people hold it: PEM text, bytes (pino clones a Buffer into a
-// Uint8Array), file and directory paths, Fluent Bit's tls.* names. Certificates
-// are made here with the openssl CLI: a CA, a server certificate for 127.0.0.1
-// and logs.test, a client certificate, its key encrypted, and a PKCS#12 bundle.
+// Uint8Array), file and directory paths, Fluent Bit's tls.* names. The
+// certificates are fixtures (scripts/make-test-certificates.sh): a CA, a server
+// certificate for 127.0.0.1 and logs.test, one for logs.test only, one expired in
+// 2020, a client certificate, its key encrypted, and a PKCS#12 bundle.
 
 const PASS = 'pa55phrase'
-const dir = mkdtempSync(join(tmpdir(), 'pino-ws-tls-'))
-const file = (name: string): string => join(dir, name)
-function openssl (...args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'ignore' })
-}
-openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=pino-websocket test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'))
-for (const [name, san] of [['server', 'IP:127.0.0.1,DNS:logs.test'], ['client', 'DNS:client']]) {
-  writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`)
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`))
-  openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file(`${name}.ext`), '-out', file(`${name}.pem`))
-}
-openssl('pkey', '-in', file('client.key'), '-aes256', '-passout', `pass:${PASS}`, '-out', file('client-encrypted.key'))
-openssl('pkcs12', '-export', '-in', file('client.pem'), '-inkey', file('client.key'), '-passout', `pass:${PASS}`, '-out', file('client.p12'))
-// A certificate for logs.test only (a wrong host for 127.0.0.1), and one that expired in 2020.
-writeFileSync(file('named.ext'), 'subjectAltName=DNS:logs.test\n')
-openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=logs.test', '-keyout', file('named.key'), '-out', file('named.csr'))
-openssl('x509', '-req', '-in', file('named.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file('named.ext'), '-out', file('named.pem'))
-writeFileSync(file('index.txt'), '')
-writeFileSync(file('serial'), '1000\n')
-writeFileSync(file('ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${file('index.txt')}\nnew_certs_dir = ${dir}\nserial = ${file('serial')}\n` +
-  'default_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n')
-openssl('ca', '-batch', '-notext', '-config', file('ca.cnf'), '-cert', file('ca.pem'), '-keyfile', file('ca.key'), '-in', file('server.csr'),
-  '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-out', file('expired.pem'))
-mkdirSync(file('cas'))
-writeFileSync(join(file('cas'), 'ca.crt'), readFileSync(file('ca.pem')))
-writeFileSync(join(file('cas'), 'README'), 'not a certificate')
+const fixtures = join(import.meta.dirname, 'fixtures', 'tls')
+const file = (name: string): string => join(fixtures, name)
+// A directory of CAs as Fluent Bit's tls.ca_path has it, with a file that is not one.
+const cas = mkdtempSync(join(tmpdir(), 'pino-ws-cas-'))
+writeFileSync(join(cas, 'ca.crt'), readFileSync(file('ca.pem')))
+writeFileSync(join(cas, 'README'), 'not a certificate')
 
 /** A wss:// server for 127.0.0.1, demanding a client certificate from our CA when `mutual`; counts records. */
 async function wssServer (mutual: boolean, certificate = 'server'): Promise<{ port: number, records: () => number, close: () => void }> {
@@ -79,7 +59,7 @@ describe('TLS material', () => {
     ['a Buffer', readFileSync(file('ca.pem'))],
     ['a Uint8Array', new Uint8Array(readFileSync(file('ca.pem')))],
     ['a file path', file('ca.pem')],
-    ['a directory path', file('cas')],
+    ['a directory path', cas],
     ['a list', [file('ca.pem'), pem]]
   ] as const) {
     test(`ca as ${form}: the server's certificate is verified and records arrive`, async () => {
@@ -172,7 +152,7 @@ describe('TLS material', () => {
       [{ ca: key }, /`ca` to be certificates.*holds no certificate/],
       [{ ca: Buffer.from('garbage') }, /`ca` to be certificates.*holds no certificate/],
       [{ ca: file('missing.pem') }, /`ca` .*missing\.pem.*cannot be read \(ENOENT\)/],
-      [{ 'tls.ca_file': file('cas/README') }, /`tls\.ca_file` to be certificates/],
+      [{ 'tls.ca_file': join(cas, 'README') }, /`tls\.ca_file` to be certificates/],
       [{ cert: file('client.pem'), key: key.replace(/[A-Za-z]{20}/, 'x') }, /`key` to be a private key/],
       [{ cert: file('client.pem'), key: file('client-encrypted.key'), passphrase: 'wrong-pass' }, /`key` to be a private key.*passphrase is wrong/],
       [{ cert: file('server.pem'), key: file('client.key') }, /`key` to be the private key of `cert`/],

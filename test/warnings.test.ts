@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { WebSocketServer } from 'ws'
@@ -32,12 +31,10 @@ function warnings (stderr: string): string[] {
   return stderr.split('\n').filter((line) => line !== '' && !line.startsWith('(Use `node --trace-warnings'))
 }
 
-/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
+/** A self-signed certificate for 127.0.0.1 (a fixture of scripts/make-test-certificates.sh). */
 function selfSigned (): { key: string, cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'pino-ws-tls-'))
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
-  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') }
+  const dir = join(import.meta.dirname, 'fixtures', 'tls')
+  return { key: readFileSync(join(dir, 'self-signed.key'), 'utf8'), cert: readFileSync(join(dir, 'self-signed.pem'), 'utf8') }
 }
 
 describe('warnings', () => {
