@@ -49,32 +49,24 @@ export function resolveTls (get: (key: string) => unknown, name: (key: string) =
   if (cert !== undefined) tls.cert = Buffer.from(certificates(name('cert'), cert, false).join('\n'))
   const key = get('key')
   if (key !== undefined) {
-    tls.key = read(name('key'), key)
-    try {
-      createPrivateKey({ key: tls.key, passphrase })
-    } catch (error) {
-      throw new InvalidOptionError(name('key'), 'a private key (PEM text, bytes or a file path)', key, { secret: true, hint: `${opensslReason(error)}${passphrase === undefined ? '' : ' (or the passphrase is wrong)'}` })
-    }
+    const bytes = read(name('key'), key)
+    tls.key = bytes
+    checked(() => createPrivateKey({ key: bytes, passphrase }), name('key'), 'a private key (PEM text, bytes or a file path)', key,
+      passphrase === undefined ? '' : ' (or the passphrase is wrong)')
   }
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     const missing = tls.cert === undefined ? 'cert' : 'key'
     throw new InvalidOptionError(name(missing), `given with \`${missing === 'cert' ? name('key') : name('cert')}\` (a client certificate needs its key)`, undefined)
   }
   if (tls.cert !== undefined) {
-    try {
-      createSecureContext({ cert: tls.cert, key: tls.key, passphrase })
-    } catch (error) {
-      throw new InvalidOptionError(name('key'), 'the private key of `cert`', undefined, { secret: true, hint: opensslReason(error) })
-    }
+    const { cert: pair, key: pairKey } = tls
+    checked(() => createSecureContext({ cert: pair, key: pairKey, passphrase }), name('key'), 'the private key of `cert`', undefined)
   }
   const pfx = get('pfx')
   if (pfx !== undefined) {
-    tls.pfx = read(name('pfx'), pfx)
-    try {
-      createSecureContext({ pfx: tls.pfx, passphrase })
-    } catch (error) {
-      throw new InvalidOptionError(name('pfx'), 'a PKCS#12 bundle (bytes or a file path)', pfx, { secret: true, hint: opensslReason(error) })
-    }
+    const bundle = read(name('pfx'), pfx)
+    tls.pfx = bundle
+    checked(() => createSecureContext({ pfx: bundle, passphrase }), name('pfx'), 'a PKCS#12 bundle (bytes or a file path)', pfx)
   }
   const servername = get('servername')
   if (servername !== undefined) {
@@ -89,11 +81,7 @@ export function resolveTls (get: (key: string) => unknown, name: (key: string) =
   const ciphers = get('ciphers')
   if (ciphers !== undefined) {
     if (typeof ciphers !== 'string') throw new InvalidOptionError(name('ciphers'), 'an OpenSSL cipher list', ciphers)
-    try {
-      createSecureContext({ ciphers })
-    } catch (error) {
-      throw new InvalidOptionError(name('ciphers'), 'an OpenSSL cipher list', ciphers, { hint: opensslReason(error) })
-    }
+    checked(() => createSecureContext({ ciphers }), name('ciphers'), 'an OpenSSL cipher list', ciphers, '', false)
     tls.ciphers = ciphers
   }
   return Object.freeze(tls)
@@ -146,6 +134,18 @@ function isDirectory (path: string): boolean {
     return statSync(path).isDirectory()
   } catch {
     return false
+  }
+}
+
+/**
+ * Run one of Node's own checks of TLS material; its failure becomes an
+ * InvalidOptionError with OpenSSL's reason (and `more`), the material not shown unless not `secret`.
+ */
+function checked (check: () => unknown, option: string, expected: string, given: unknown, more = '', secret = true): void {
+  try {
+    check()
+  } catch (error) {
+    throw new InvalidOptionError(option, expected, given, { secret, hint: opensslReason(error) + more })
   }
 }
 
