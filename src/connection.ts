@@ -143,11 +143,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     setTimeout(() => ws.terminate(), timeout).unref()
   }
 
-  /** End at once, with no close frame. */
-  terminate (): void {
-    this.#ws?.terminate()
-  }
-
   #open (): WebSocket {
     const { url, tls } = this.#options
     const ws = new WebSocket(url, [...this.#options.protocols], {

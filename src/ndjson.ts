@@ -1,18 +1,15 @@
 import { timeFromEpoch, timeFromMillis, timeOf } from './encoders/dates.js'
-import type { JsonEvent, LineCodec, LogEvent } from './encoders/index.js'
+import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
 
 /**
- * Where {@link NdjsonReader} puts records: the engine. Each call is one accepted record.
+ * Where {@link NdjsonReader} puts records: the engine. Each call is one accepted
+ * record; the codec's bytes go in through {@link LineSink}'s calls.
  */
-export interface RecordSink {
+export interface RecordSink extends LineSink {
   /** How the wire format takes a line without parsing it; undefined: every line is parsed. */
   readonly lineCodec: LineCodec | undefined
   /** The slow path: a record to encode. */
   write (event: LogEvent | JsonEvent): void
-  /** A record already encoded (a view, valid during the call). */
-  pushEncoded (record: Uint8Array): void
-  /** A record made of `head`, `source[start, end)` and `terminator`, copied once into the queue. */
-  pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void
 }
 
 /**

@@ -71,7 +71,9 @@ export interface LineCodec {
 
 /** What a {@link LineCodec} hands its bytes to. */
 export interface LineSink {
+  /** A record already encoded (a view, valid during the call). */
   pushEncoded (record: Uint8Array): void
+  /** A record made of `head`, `source[start, end)` and `terminator`, copied once into the queue. */
   pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void
 }
 
