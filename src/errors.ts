@@ -41,28 +41,30 @@ const AUTH_SCHEMES = new Set(['basic', 'bearer', 'digest', 'token', 'negotiate',
 const MIN_SECRET = 3
 
 /**
- * Every string of the options that must never appear in anything we emit: the
- * URL's password as given and decoded, the Basic credentials Node derives from
+ * Every string of the options that must never appear in anything we emit: each
+ * URL's password (the server's, the proxy's) as given and decoded, the Basic credentials Node derives from
  * it, each query value (raw and decoded), each header value and each word of it
  * (`Bearer TOKEN` -> `TOKEN`), and any passphrase; longest first, so a secret
  * that holds another is removed whole. The user name is not secret (`user`
  * would blank the word everywhere) and is never shown anyway: the endpoint drops it.
  */
-export function secretsOf (url: URL, headerValues: readonly string[], ...more: Array<string | undefined>): string[] {
+export function secretsOf (urls: readonly URL[], headerValues: readonly string[], ...more: Array<string | undefined>): string[] {
   const found = new Set<string>()
   const add = (value: string | undefined): void => { if (value !== undefined && value.length >= MIN_SECRET) found.add(value) }
   const decoded = (value: string): string => { try { return decodeURIComponent(value) } catch { return value } }
-  if (url.password !== '') {
-    add(url.password)
-    add(decoded(url.password))
-    for (const credentials of [`${url.username}:${url.password}`, `${decoded(url.username)}:${decoded(url.password)}`]) {
-      add(Buffer.from(credentials).toString('base64'))
+  for (const url of urls) {
+    if (url.password !== '') {
+      add(url.password)
+      add(decoded(url.password))
+      for (const credentials of [`${url.username}:${url.password}`, `${decoded(url.username)}:${decoded(url.password)}`]) {
+        add(Buffer.from(credentials).toString('base64'))
+      }
     }
-  }
-  for (const part of url.search.slice(1).split('&')) {
-    const value = part.slice(part.indexOf('=') + 1)
-    add(value)
-    add(decoded(value.replace(/\+/g, ' ')))
+    for (const part of url.search.slice(1).split('&')) {
+      const value = part.slice(part.indexOf('=') + 1)
+      add(value)
+      add(decoded(value.replace(/\+/g, ' ')))
+    }
   }
   for (const value of headerValues) {
     add(value)

@@ -273,8 +273,7 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   const headers = Object.freeze(resolved.headers)
   const proxyUrl = resolveProxy(name('proxy'), get('proxy'), new URL(url))
   const proxy = proxyUrl === undefined ? undefined : proxyTarget(proxyUrl)
-  const secrets = secretsOf(new URL(url), [...Object.values(headers), ...(proxy?.authorization === undefined ? [] : [proxy.authorization])],
-    tls.passphrase, proxyUrl?.password, proxyUrl === undefined ? undefined : decodeURIComponent(proxyUrl.password))
+  const secrets = secretsOf(proxyUrl === undefined ? [new URL(url)] : [new URL(url), proxyUrl], Object.values(headers), tls.passphrase)
 
   return Object.freeze({
     url,

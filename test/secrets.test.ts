@@ -38,7 +38,7 @@ async function echoingServer (): Promise<{ port: number, close: () => void }> {
 
 describe('secrets', () => {
   test('the secrets of the options: password plain and decoded, Basic credentials, each query value, each word of a header value; never a scheme name or a short word', () => {
-    const secrets = secretsOf(new URL(`wss://user:${PASS}@logs.test/ingest?a=b&token=${TOKEN}&x=y%20z`), [`Bearer ${BEARER}`, 'a b'], 'pp')
+    const secrets = secretsOf([new URL(`wss://user:${PASS}@logs.test/ingest?a=b&token=${TOKEN}&x=y%20z`)], [`Bearer ${BEARER}`, 'a b'], 'pp')
     for (const secret of [PASS, decodeURIComponent(PASS), TOKEN, BEARER, `Bearer ${BEARER}`, 'y%20z', 'y z', Buffer.from(`user:${decodeURIComponent(PASS)}`).toString('base64')]) {
       assert.ok(secrets.includes(secret), secret)
     }
