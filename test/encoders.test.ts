@@ -225,31 +225,29 @@ describe('encodeMessages', () => {
     assert.throws(() => encode('[1]'), TypeError)
   })
 
-  test('a record with a lone UTF-16 surrogate is unencodable in every format; the text "\\ud800" is fine', () => {
+  test('a lone UTF-16 surrogate becomes U+FFFD in every format, as UTF-8 makes of a raw one; pairs and "\\ud800" text stay', () => {
     for (const format of ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const) {
       const encoder = createEncoder(resolveEncoderOptions({ format }))
-      const dropped: string[] = []
-      const encoded: Buffer[] = []
       const events: Array<LogEvent | JsonEvent> = [
         { time, record: { seq: 0, s: 'bad \ud800 half' } },
         { time, record: { seq: 1, ['k\udfff']: 1 } },
         { time, json: '{"seq":2,"s":"\\udc00"}' },
         { time, record: { seq: 3, s: 'pair 😀 and text \\ud800' } },
-        { time, json: '{"seq":4,"s":"\\\\ud800"}' }
+        { time, json: '{"seq":4,"s":"\\\\ud800"}' },
+        { time, json: '{"seq":5,"s":"\\ud83d\\ude00 escaped pair, then \\ud83d alone"}' }
       ]
-      for (const event of events) {
-        try {
-          encoded.push(Buffer.from(encoder.encodeRecord(event)))
-        } catch {
-          dropped.push('unencodable')
-        }
-      }
-      const messages = encoded.length === 0 ? [] : [{ data: encoder.frame(encoded) }]
-      // GELF turns every character outside [\w.-] in a name into _, the lone half of the key too.
-      const expected = format === 'gelf' ? 2 : 3
-      assert.deepEqual(dropped, Array(expected).fill('unencodable'), format)
-      const records = messages.flatMap((m) => decodeMessage(m.data, { format }).map((e) => e.record))
-      assert.equal(records.length, 5 - expected, format)
+      const encoded = events.map((event) => Buffer.from(encoder.encodeRecord(event)))
+      const records = decodeMessage(encoder.frame(encoded), { format }).map((e) => e.record)
+      const field = (record: Record<string, unknown>, key: string): unknown => record[format === 'gelf' ? `_${key}` : key]
+      assert.equal(records.length, 6, format)
+      assert.equal(field(records[0], 's'), 'bad \ufffd half', format)
+      // GELF turns every character outside [\w.-] in a name into _.
+      assert.deepEqual(Object.keys(records[1]).filter((k) => k.startsWith(format === 'gelf' ? '_k' : 'k')), [format === 'gelf' ? '_k_' : 'k\ufffd'], format)
+      assert.equal(field(records[2], 's'), '\ufffd', format)
+      assert.equal(field(records[3], 's'), 'pair 😀 and text \\ud800', format)
+      assert.equal(field(records[4], 's'), '\\ud800', format)
+      assert.equal(field(records[5], 's'), '😀 escaped pair, then \ufffd alone', format)
+      for (const part of encoded) assert.equal(part.toString('utf8'), part.toString('utf8').toWellFormed(), 'valid UTF-8')
     }
   })
 

@@ -23,7 +23,6 @@ describe('GELF 1.1', () => {
       short_message: 'request done',
       timestamp: 1700000000.25,
       level: 6,
-      _time: 1700000000250,
       _pid: 7,
       _req_method: 'GET',
       _req_url: '/x',
@@ -32,12 +31,21 @@ describe('GELF 1.1', () => {
     assert.deepEqual(Object.keys(out).slice(0, 5), ['version', 'host', 'short_message', 'timestamp', 'level'])
   })
 
+  test('a time key is sent once: as GELF\'s timestamp when it is the event time, else as a field', () => {
+    assert.equal(gelf({ time: 1700000000250, msg: 'a' })._time, undefined)
+    assert.equal(gelf({ timestamp: '2023-11-14T22:13:20.250Z', msg: 'a' })._timestamp, undefined)
+    // Not the event time (or no time at all): the record's own value, kept.
+    assert.equal(gelf({ time: 1600000000000, msg: 'a' })._time, 1600000000000)
+    assert.equal(gelf({ timestamp: 'yesterday', msg: 'a' })._timestamp, 'yesterday')
+  })
+
   test('a winston record with an error: message, level name, stack as full_message', () => {
     const out = gelf({ level: 'error', message: 'failed', stack: 'Error: failed\n    at x', timestamp: '2023-11-14T22:13:20.250Z', code: 'E1' })
     assert.equal(out.short_message, 'failed')
     assert.equal(out.full_message, 'Error: failed\n    at x')
     assert.equal(out.level, 3)
-    assert.equal(out._timestamp, '2023-11-14T22:13:20.250Z')
+    assert.equal(out._timestamp, undefined, 'the event time is GELF\'s timestamp, not sent twice')
+    assert.equal(out.timestamp, 1700000000.25)
     assert.equal(out._code, 'E1')
     assert.ok(!('_stack' in out), 'the stack moved to full_message')
     assert.equal(out.host, hostname(), 'no host key: the machine\'s host name')
@@ -47,6 +55,12 @@ describe('GELF 1.1', () => {
     const out = gelf({ level: 50, msg: 'boom', err: { type: 'Error', message: 'boom', stack: 'Error: boom\n  at y' } })
     assert.equal(out.full_message, 'Error: boom\n  at y')
     assert.equal(out._err_type, 'Error')
+    assert.equal(out._err_message, 'boom')
+    assert.ok(!('_err_stack' in out), 'the stack is sent once, as full_message')
+    const thrown = gelf({ msg: 'x', error: new RangeError('bad') })
+    assert.match(String(thrown.full_message), /^RangeError: bad/)
+    assert.equal(thrown._error_message, 'bad')
+    assert.ok(!('_error_stack' in thrown))
   })
 
   test('never an empty short_message', () => {

@@ -121,22 +121,25 @@ describe('JSON lines', () => {
     })
   }
 
-  test('lines that are not JSON objects are dropped as unencodable; the rest flow on; the last line waits for end()', async () => {
+  test('lines that are not JSON objects are dropped as unencodable; the rest flow on; the last line waits for end()', async (t) => {
     const server = await startServer({ format: 'json_lines' })
     const connection = new Client(resolveOptions({ port: server.port, format: 'json_lines' }))
+    t.after(async () => {
+      await connection.close()
+      await server.close()
+    })
     const reader = new NdjsonReader(connection)
     reader.write(`not json\n[1,2]\n{"time":${T},"seq":1}\n"text"\n{"time":${T},"bad":"\\ud800"}\n\n{}\n{"time":${T},"seq":2}`)
     await connection.flush()
-    assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined])
+    assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined, undefined])
+    assert.equal(server.events[1].record.bad, '\ufffd', 'a lone surrogate becomes U+FFFD')
     reader.end()
     await connection.flush()
-    assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined, 2])
-    assert.ok(Math.abs(server.events[1].time.sec - Date.now() / 1000) < 5, 'a record with no time gets the time of writing')
+    assert.deepEqual(server.events.map((e) => e.record.seq), [1, undefined, undefined, 2])
+    assert.ok(Math.abs(server.events[2].time.sec - Date.now() / 1000) < 5, 'a record with no time gets the time of writing')
     const stats = connection.stats()
-    assert.equal(stats.dropped.unencodable, 4)
+    assert.equal(stats.dropped.unencodable, 3)
     assert.equal(stats.accepted, 7)
-    await connection.close()
-    await server.close()
   })
 
   test('spliced records that do not fit go where write() sends them: overflow (drop_newest), oversized, shutdown, and the fallback file', async () => {

@@ -72,6 +72,11 @@ export function createDateFormatter (format: DateFormat): (time: EventTime) => s
  * `timestamp`) or a Date; the current time when the value is none of these.
  */
 export function timeOf (value: unknown): EventTime {
+  return parseTime(value) ?? timeFromMillis(Date.now())
+}
+
+/** The event time a record's time value stands for (see {@link timeOf}); undefined when it is no time. */
+export function parseTime (value: unknown): EventTime | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return timeFromEpoch(value)
   if (value instanceof Date) {
     const ms = value.getTime()
@@ -85,7 +90,7 @@ export function timeOf (value: unknown): EventTime {
       return { sec: Math.floor(ms / 1000), nsec: Number(fraction.slice(0, 9).padEnd(9, '0')) }
     }
   }
-  return timeFromMillis(Date.now())
+  return undefined
 }
 
 /** The date key's value as JSON text, per `json_date_format`. */
@@ -111,8 +116,12 @@ function calendar (time: EventTime, separator: string): string {
  */
 export function formatDouble (value: number): string {
   if (Number.isInteger(value)) return value.toFixed(1)
-  // Today's times (2001-2286) have ten integer digits, so %.16g keeps six decimals.
-  if (value >= 1e9 && value < 1e10) return stripZeros(value.toFixed(6))
+  // Today's times (2001-2286) have ten integer digits, so %.16g keeps six decimals;
+  // a fraction below half a microsecond rounds away, and the point stays, as for a whole value.
+  if (value >= 1e9 && value < 1e10) {
+    const text = stripZeros(value.toFixed(6))
+    return text.length === 10 ? text + '.0' : text
+  }
   const [mantissa, exponentText] = value.toExponential(15).split('e')
   const exponent = Number(exponentText)
   if (exponent < -4 || exponent >= 16) {

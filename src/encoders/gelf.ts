@@ -1,6 +1,5 @@
 import { hostname } from 'node:os'
-import type { EventTime } from './dates.js'
-import { formatDouble } from './dates.js'
+import { formatDouble, parseTime, type EventTime } from './dates.js'
 
 /** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
 export interface GelfKeys {
@@ -14,6 +13,8 @@ export interface GelfKeys {
 // pino writes `msg` and `hostname`, winston `message`; GELF senders `short_message` and `host`.
 const SHORT_MESSAGE_KEYS = ['short_message', 'message', 'msg']
 const HOST_KEYS = ['host', 'hostname']
+/** Where pino (`time`) and winston (`timestamp`) keep the event time: not sent again beside GELF's `timestamp`. */
+const TIME_KEYS = ['time', 'timestamp']
 /** GELF requires a non-empty short_message; a record without a message still goes out with this. */
 export const NO_MESSAGE = '-'
 const MAX_DEPTH = 64
@@ -63,6 +64,8 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
   let out = ''
   const used = new Set<string>()
   const consumed = new Set<string>()
+  /** The error whose stack became full_message: its `stack` is not sent again. */
+  let stackOwner: object | undefined
   /**
    * Field names by parent name and key: records of one app share their keys, and
    * the same name string each time keeps the collision check cheap.
@@ -106,6 +109,7 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
       default: return // undefined, functions and symbols: JSON leaves them out too
     }
     if (value === null) return
+    const skipStack = value === stackOwner
     if (value instanceof Error) {
       // message and stack are not enumerable: spell them out rather than send `{}`.
       value = Object.assign({ name: value.name, message: value.message, stack: value.stack }, value)
@@ -124,7 +128,9 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
       add(name, '{}')
       return
     }
-    for (const key of keys) flatten(fieldName(name, key), object[key], depth + 1)
+    for (const key of keys) {
+      if (!skipStack || key !== 'stack') flatten(fieldName(name, key), object[key], depth + 1)
+    }
   }
 
   return function encodeGelfRecord (time, record, metadata) {
@@ -143,13 +149,18 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
     }
 
     let full: string | undefined
+    stackOwner = undefined
     if (record[fullKey] !== undefined && record[fullKey] !== null) {
       full = text(record[fullKey])
       consumed.add(fullKey)
-    } else {
-      full = stackOf(record)
+    } else if (typeof record.stack === 'string') {
       // winston's errors() format puts the stack at the top: it moves to full_message.
-      if (full !== undefined && typeof record.stack === 'string') consumed.add('stack')
+      full = record.stack
+      consumed.add('stack')
+    } else {
+      // pino's err (or an error key): its stack moves to full_message, its other fields stay.
+      stackOwner = errorWithStack(record)
+      full = (stackOwner as { stack?: string } | undefined)?.stack
     }
 
     let timestamp = time.sec + time.nsec / 1e9
@@ -158,6 +169,12 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
       if (seconds !== undefined) {
         timestamp = seconds
         consumed.add(timestampKey)
+      }
+    } else {
+      // The record's own time, when it is the event time, is GELF's timestamp already.
+      for (const key of TIME_KEYS) {
+        const own = record[key] === undefined ? undefined : parseTime(record[key])
+        if (own !== undefined && own.sec === time.sec && own.nsec === time.nsec) consumed.add(key)
       }
     }
 
@@ -195,11 +212,11 @@ function text (value: unknown): string {
   return JSON.stringify(value) ?? String(value)
 }
 
-function stackOf (record: Record<string, unknown>): string | undefined {
-  if (typeof record.stack === 'string') return record.stack
+/** The error (under `err` or `error`) whose stack becomes full_message. */
+function errorWithStack (record: Record<string, unknown>): object | undefined {
   for (const key of ['err', 'error']) {
     const error = record[key] as { stack?: unknown } | undefined
-    if (error !== null && typeof error === 'object' && typeof error.stack === 'string') return error.stack
+    if (error !== null && typeof error === 'object' && typeof error.stack === 'string') return error
   }
   return undefined
 }

@@ -2,7 +2,7 @@ import type { EncoderOptions, Format } from '../options.js'
 import type { Chunk } from '../queue.js'
 import { timeFromEpoch, type EventTime } from './dates.js'
 import { createGelfRecordEncoder } from './gelf.js'
-import { createJsonRecordEncoder, hasLoneSurrogate, hasLoneSurrogateEscape, type Splice } from './json.js'
+import { createJsonRecordEncoder, hasLoneSurrogate, wellFormed, wellFormedJson, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
 
 export type { EventTime } from './dates.js'
@@ -23,6 +23,8 @@ export interface LogEvent {
 export interface JsonEvent {
   time: EventTime
   json: string
+  /** The text parsed, when the caller already has it: msgpack and GELF use it instead of parsing again. */
+  record?: Record<string, unknown>
 }
 
 /** One WebSocket message: a text frame for the JSON formats, a binary frame for msgpack. */
@@ -120,8 +122,6 @@ function transcodeCodec (): LineCodec {
   }
 }
 
-const INVALID_STRING = 'the record holds an invalid string (a lone UTF-16 surrogate)'
-
 function parseObject (json: string): Record<string, unknown> {
   const value = JSON.parse(json) as unknown
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('the record is not a JSON object')
@@ -143,10 +143,10 @@ export function createEncoder (options: EncoderOptions): Encoder {
     const encodeMsgpack = createMsgpackRecordEncoder()
     lineCodec = transcodeCodec()
     encodeRecord = (event) => {
-      if ('json' in event ? hasLoneSurrogateEscape(event.json) : hasLoneSurrogate(event.record)) throw new TypeError(INVALID_STRING)
-      return 'json' in event
-        ? encodeMsgpack(event.time, parseObject(event.json))
-        : encodeMsgpack(event.time, event.record, event.metadata)
+      if ('json' in event) return encodeMsgpack(event.time, event.record ?? parseObject(wellFormedJson(event.json)))
+      // A lone UTF-16 surrogate becomes U+FFFD, as in the JSON formats' UTF-8.
+      const record = hasLoneSurrogate(event.record) ? wellFormed(event.record) as Record<string, unknown> : event.record
+      return encodeMsgpack(event.time, record, event.metadata)
     }
   } else {
     let encodeText: (event: LogEvent | JsonEvent) => string
@@ -159,7 +159,7 @@ export function createEncoder (options: EncoderOptions): Encoder {
         timestampKey: options.gelfTimestampKey
       })
       encodeText = (event) => 'json' in event
-        ? encodeGelf(event.time, parseObject(event.json))
+        ? encodeGelf(event.time, event.record ?? parseObject(event.json))
         : encodeGelf(event.time, event.record, event.metadata)
     } else {
       const json = createJsonRecordEncoder(options.jsonDateKey, options.jsonDateFormat)
@@ -168,11 +168,9 @@ export function createEncoder (options: EncoderOptions): Encoder {
         ? json.spliceJsonLine(event.time, event.json)
         : json.encodeJsonRecord(event.time, event.record, event.metadata)
     }
-    encodeRecord = (event) => {
-      const text = encodeText(event)
-      if (hasLoneSurrogateEscape(text)) throw new TypeError(INVALID_STRING)
-      return text + ending
-    }
+    // JSON.stringify escapes a lone UTF-16 surrogate (\ud800), which many parsers
+    // refuse: it becomes \ufffd, as a raw one does in UTF-8.
+    encodeRecord = (event) => wellFormedJson(encodeText(event)) + ending
   }
 
   const overhead = isJsonArray ? 1 : 0

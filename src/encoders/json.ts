@@ -73,23 +73,42 @@ export interface Splice {
 }
 
 /**
- * Whether JSON text holds an escaped lone UTF-16 surrogate (`\\ud800`): JSON.stringify
- * writes valid pairs as they are and escapes only lone halves, which many JSON
- * parsers refuse. An escaped backslash before `u` (`\\\\ud800`) is plain text.
+ * JSON text with every escaped lone UTF-16 surrogate (`\ud800` not paired with a
+ * low half) replaced by `\ufffd`, as the UTF-8 encoding of a string replaces a
+ * raw one: many JSON parsers refuse lone halves. Escaped pairs (`\ud83d\ude00`,
+ * as Python writes an emoji) and an escaped backslash before `u` stay as they are.
+ * Returns the text itself when there is nothing to replace.
  */
-export function hasLoneSurrogateEscape (text: string): boolean {
+export function wellFormedJson (text: string): string {
   let index = text.indexOf('\\u')
+  let out = ''
+  let copied = 0
   while (index !== -1) {
-    const next = text.charCodeAt(index + 2) | 0x20
-    const range = text.charCodeAt(index + 3) | 0x20
-    if (next === 0x64 /* d */ && ((range >= 0x38 && range <= 0x39) || (range >= 0x61 && range <= 0x66))) {
-      let backslashes = 1
-      while (index - backslashes >= 0 && text.charCodeAt(index - backslashes) === 0x5c) backslashes++
-      if (backslashes % 2 === 1) return true
+    let backslashes = 1
+    while (index - backslashes >= 0 && text.charCodeAt(index - backslashes) === 0x5c) backslashes++
+    let next = index + 2
+    if (backslashes % 2 === 1) {
+      const code = hex4(text, index + 2)
+      next = index + 6
+      let lone = code >= 0xdc00 && code <= 0xdfff
+      if (code >= 0xd800 && code <= 0xdbff) {
+        const low = text.charCodeAt(next) === 0x5c && text.charCodeAt(next + 1) === 0x75 ? hex4(text, next + 2) : -1
+        if (low >= 0xdc00 && low <= 0xdfff) next += 6
+        else lone = true
+      }
+      if (lone) {
+        out += text.slice(copied, index) + '\\ufffd'
+        copied = index + 6
+      }
     }
-    index = text.indexOf('\\u', index + 2)
+    index = text.indexOf('\\u', next)
   }
-  return false
+  return copied === 0 ? text : out + text.slice(copied)
+}
+
+function hex4 (text: string, at: number): number {
+  const code = Number.parseInt(text.slice(at, at + 4), 16)
+  return Number.isNaN(code) ? -1 : code
 }
 
 /** Whether any string in a value (keys included) holds a lone UTF-16 surrogate. */
@@ -101,6 +120,22 @@ export function hasLoneSurrogate (value: unknown, depth = 0): boolean {
     if (LONE_SURROGATE.test(key) || hasLoneSurrogate((value as Record<string, unknown>)[key], depth + 1)) return true
   }
   return false
+}
+
+/**
+ * A copy of a value whose strings (keys included) have each lone surrogate
+ * replaced by U+FFFD; for the rare record {@link hasLoneSurrogate} finds.
+ * Arrays and plain objects are copied; any other value is kept as it is.
+ */
+export function wellFormed (value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.toWellFormed()
+  if (value === null || typeof value !== 'object' || depth > 100) return value
+  if (Array.isArray(value)) return value.map((item) => wellFormed(item, depth + 1))
+  const prototype = Object.getPrototypeOf(value) as unknown
+  if (prototype !== Object.prototype && prototype !== null) return value
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) copy[key.toWellFormed()] = wellFormed(item, depth + 1)
+  return copy
 }
 
 // With the u flag, paired surrogates form one code point: only lone halves are \p{Cs}.

@@ -63,8 +63,8 @@ const MAX_DEPTH = 64
  * splice, it trusts the text's strings: a raw control character, which JSON.parse
  * would refuse, is carried as it is. The bytes returned are a view of a scratch
  * buffer, valid until the next call.
- * @throws on anything it does not take (invalid JSON, a lone surrogate escape,
- * deep nesting): the caller then parses the text, which decides.
+ * @throws on anything it does not take (invalid JSON, deep nesting): the caller
+ * then parses the text, which decides.
  */
 export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: number, end: number) => Uint8Array {
   let out = Buffer.allocUnsafeSlow(64 * 1024)
@@ -200,14 +200,17 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
         case 0x75 /* u */: {
           let code = hex4(at)
           at += 4
-          if (code >= 0xdc00 && code <= 0xdfff) fail()
-          if (code >= 0xd800 && code <= 0xdbff) {
-            // Only a pair makes a character; a lone half is refused (see hasLoneSurrogate).
-            if (bytes[at] !== BACKSLASH || bytes[at + 1] !== 0x75) fail()
-            const low = hex4(at + 2)
-            if (low < 0xdc00 || low > 0xdfff) fail()
-            at += 6
-            code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+          // Only a pair makes a character; a lone half becomes U+FFFD (see wellFormedJson).
+          if (code >= 0xdc00 && code <= 0xdfff) {
+            code = 0xfffd
+          } else if (code >= 0xd800 && code <= 0xdbff) {
+            const low = bytes[at] === BACKSLASH && bytes[at + 1] === 0x75 ? hex4(at + 2) : -1
+            if (low >= 0xdc00 && low <= 0xdfff) {
+              at += 6
+              code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+            } else {
+              code = 0xfffd
+            }
           }
           write = utf8(code, write)
           break
