@@ -7,7 +7,8 @@ import { createWriteStream, readFileSync } from 'node:fs'
 import pino from 'pino'
 import winston from 'winston'
 import WebSocket from 'ws'
-import { WebSocketTransport, encodeMessages } from '../dist/esm/index.js'
+import { encodeMessages } from '../dist/esm/index.js'
+import { WebSocketTransport } from '../dist/esm/winston.js'
 import { RECORDS } from './records.mjs'
 
 const [kase, size, countText, portText] = process.argv.slice(2)

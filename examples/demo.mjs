@@ -5,7 +5,8 @@ import { once } from 'node:events'
 import pino from 'pino'
 import winston from 'winston'
 import { WebSocketServer } from 'ws'
-import { WebSocketTransport, decodeMessage } from 'pino-websocket'
+import { decodeMessage } from 'pino-websocket'
+import { WebSocketTransport } from 'pino-websocket/winston'
 
 const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
 await once(server, 'listening')

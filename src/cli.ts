@@ -1,151 +1,131 @@
 #!/usr/bin/env node
-import { createInterface } from 'node:readline'
-import { parseArgs } from 'node:util'
-import { WebSocketServer } from 'ws'
-import { Client } from './client.js'
-import { decodeMessage } from './encoders/decode.js'
-import { timeOf } from './encoders/dates.js'
-import { resolveOptions, type Options } from './options.js'
+import { Client, type Stats } from './client.js'
+import { commandLine, usage, UsageError, type CommandLine } from './cli-options.js'
+import { InvalidOptionError } from './errors.js'
+import { NdjsonReader } from './ndjson.js'
+import { resolveOptions, type ResolvedOptions } from './options.js'
+import { receive } from './receive.js'
+import { VERSION } from './version.js'
 
-const USAGE = `Usage:
-  node app.js | pino-websocket --url ws://host:port/path [options]
-  pino-websocket receive [--port 8080] [--host 127.0.0.1] [--format auto]
+/** Exit codes; the README lists them. */
+const OK = 0
+const DROPPED = 1
+const USAGE = 2
+const SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const
 
-Send options:
-  --url URL            ws://, wss:// or websocket:// endpoint
-  --host, --port, --uri  the endpoint in parts (instead of --url)
-  --format NAME        msgpack (default), json, json_stream, json_lines
-  --date-key NAME      json_date_key (default date; "false" for none)
-  --date-format NAME   double (default), epoch, epoch_ms, iso8601, java_sql_timestamp
-  --header "Name value"  an upgrade request header; may be repeated
-  --protocol NAME      a WebSocket subprotocol to offer; may be repeated
-  --ca PATH            a certificate authority to trust (PEM or DER file, or a directory); may be repeated
-  --cert PATH, --key PATH  a client certificate and its key (mutual TLS)
-  --pfx PATH           a client certificate and key as a PKCS#12 bundle
-  --passphrase TEXT    the passphrase of --key or --pfx (PINO_WEBSOCKET_PASSPHRASE keeps it out of ps)
-  --servername NAME    the TLS server name, when it differs from the host
-  --min-version V      the oldest TLS version: TLSv1.2 or TLSv1.3
-  --insecure           do not verify the server's certificate
-  --proxy URL          an HTTP proxy (http://[user:pass@]host:port), or "env" for HTTPS_PROXY/HTTP_PROXY
-  --quiet              print no warnings
-  --echo               also copy stdin to stdout
-
-Receive mode prints each record it decodes as one JSON line.`
-
-/** Entry point; returns the process exit code. */
+/** Entry point; resolves with the process exit code. */
 async function main (argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      uri: { type: 'string' },
-      format: { type: 'string' },
-      'date-key': { type: 'string' },
-      'date-format': { type: 'string' },
-      header: { type: 'string', multiple: true },
-      protocol: { type: 'string', multiple: true },
-      ca: { type: 'string', multiple: true },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      pfx: { type: 'string' },
-      passphrase: { type: 'string' },
-      servername: { type: 'string' },
-      'min-version': { type: 'string' },
-      insecure: { type: 'boolean' },
-      proxy: { type: 'string' },
-      quiet: { type: 'boolean' },
-      echo: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
-    }
-  })
-  if (values.help === true) {
-    process.stdout.write(USAGE + '\n')
-    return 0
+  const line = commandLine(argv)
+  switch (line.command) {
+    case 'help':
+      process.stdout.write(usage() + '\n')
+      return OK
+    case 'version':
+      process.stdout.write(VERSION + '\n')
+      return OK
+    case 'receive':
+      return receive(line.options, line.events)
+    case 'send':
+      return send(line)
   }
-  if (positionals[0] === 'receive') return receive(values.host ?? '127.0.0.1', Number(values.port ?? 8080), values.format)
-  if (positionals.length > 0) throw new TypeError(`pino-websocket: unknown command \`${positionals[0]}\`\n${USAGE}`)
-  const options: Options = {
-    url: values.url,
-    host: values.host,
-    port: values.port,
-    uri: values.uri,
-    format: values.format as Options['format'],
-    jsonDateKey: values['date-key'],
-    jsonDateFormat: values['date-format'] as Options['jsonDateFormat'],
-    headers: values.header,
-    protocols: values.protocol,
-    ca: values.ca,
-    cert: values.cert,
-    key: values.key,
-    pfx: values.pfx,
-    passphrase: values.passphrase ?? process.env.PINO_WEBSOCKET_PASSPHRASE,
-    servername: values.servername,
-    minVersion: values['min-version'] as Options['minVersion'],
-    rejectUnauthorized: values.insecure === true ? false : undefined,
-    proxy: values.proxy,
-    quiet: values.quiet
-  }
-  return send(options, values.echo === true)
 }
 
-/** Pipe mode: every JSON line on stdin becomes a record; other lines are counted and skipped. */
-async function send (options: Options, echo: boolean): Promise<number> {
+/**
+ * Pipe mode: stdin's lines go through the same NDJSON reader as pino's output
+ * (JSON lines spliced or transcoded, no parse per line). When the queue is half
+ * full, stdin waits, so a replayed file arrives whole; `--overflow` chooses
+ * dropping instead, for a live app that must never wait on its pipe.
+ */
+async function send ({ options, echo, verbose, dryRun }: CommandLine): Promise<number> {
   const resolved = resolveOptions(options)
-  const connection = new Client(resolved)
-  if (!resolved.quiet) connection.on('warn', ({ message }) => process.stderr.write(`pino-websocket: ${message}\n`))
-  connection.on('drop', ({ reason, count }) => process.stderr.write(`pino-websocket: dropped ${count} record(s): ${reason}\n`))
-  // A second signal (or the first when stdin is still open) ends the pipe: deliver what we have, then stop.
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })
-  process.once('SIGTERM', () => lines.close())
-  process.once('SIGINT', () => lines.close())
-  let skipped = 0
-  for await (const line of lines) {
-    if (echo) process.stdout.write(line + '\n')
-    let record: unknown
-    try {
-      record = JSON.parse(line)
-    } catch {
-      record = undefined
-    }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-      skipped++
-      continue
-    }
-    connection.write({ time: timeOf((record as { time?: unknown }).time), record: record as Record<string, unknown> })
+  if (dryRun) {
+    process.stdout.write(JSON.stringify(describe(resolved), null, 2) + '\n')
+    return OK
   }
-  await connection.close()
-  const stats = connection.stats()
-  const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0)
-  if (skipped > 0 || dropped > 0) process.stderr.write(`pino-websocket: delivered ${stats.delivered}, dropped ${dropped}, skipped ${skipped} non-JSON line(s)\n`)
-  return dropped > 0 ? 1 : 0
-}
+  const client = new Client(resolved)
+  const say = (text: string): void => { process.stderr.write(`pino-websocket: ${text}\n`) }
+  if (!resolved.quiet) client.on('warn', ({ message }) => say(message))
+  if (verbose) {
+    client.on('open', ({ endpoint }) => say(`connected to ${endpoint}`))
+    client.on('disconnect', ({ endpoint, code, reason }) => say(`disconnected from ${endpoint}: ${code}${reason === '' ? '' : ` ${reason}`}`))
+    client.on('reconnecting', ({ attempt, delay, error }) => say(`retry ${attempt} in ${delay} ms${error === undefined ? '' : ` (${error})`}`))
+    client.on('drop', ({ reason, count, error }) => say(`dropped ${count} record(s): ${reason}${error === undefined ? '' : ` (${error})`}`))
+  }
+  const waitForRoom = options.overflow === undefined
+  const high = Math.floor(resolved.maxQueueBytes / 2)
+  const reader = new NdjsonReader(client)
+  const stdin = process.stdin
+  let echoing = echo
+  if (echo) {
+    // A closed reader (`| head`) stops the echo, never the shipping.
+    process.stdout.on('error', () => { echoing = false })
+  }
 
-/** Receive mode: a server that prints what it decodes, for checking a setup. */
-async function receive (host: string, port: number, format: string | undefined): Promise<number> {
-  const server = new WebSocketServer({ host, port })
-  await new Promise((resolve) => server.once('listening', resolve))
-  const address = server.address()
-  process.stderr.write(`pino-websocket: listening on ws://${host}:${typeof address === 'object' && address !== null ? address.port : port}\n`)
-  server.on('connection', (socket) => {
-    socket.on('message', (data) => {
-      try {
-        for (const { time, record } of decodeMessage(data as Buffer, { format: (format ?? 'auto') as 'auto' })) {
-          process.stdout.write(JSON.stringify({ time, record }) + '\n')
-        }
-      } catch (error) {
-        process.stderr.write(`pino-websocket: undecodable message: ${(error as Error).message}\n`)
+  const signal = await new Promise<keyof typeof SIGNALS | undefined>((resolve) => {
+    const onSignal = (name: keyof typeof SIGNALS): void => {
+      // The first signal ends the input: what was read is delivered (within closeTimeout). A second one ends at once.
+      process.once(name, () => process.exit(SIGNALS[name]))
+      stdin.destroy()
+      resolve(name)
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    stdin.on('data', (chunk: Buffer) => {
+      if (echoing) process.stdout.write(chunk)
+      reader.write(chunk)
+      if (waitForRoom && client.queuedBytes > high) {
+        stdin.pause()
+        void client.whenQueueBelow(high / 2).then(() => stdin.resume())
       }
     })
+    stdin.once('end', () => resolve(undefined))
+    stdin.once('error', () => resolve(undefined))
   })
-  await new Promise((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve) })
-  server.close()
-  return 0
+  reader.end()
+  await client.close()
+  const stats = client.stats()
+  const summary = summarize(stats)
+  if (summary !== undefined) say(summary)
+  if (signal !== undefined) return SIGNALS[signal]
+  return dropped(stats) > 0 ? DROPPED : OK
+}
+
+/** Records dropped for a reason that loses data: a line that is no JSON object is skipped, not dropped. */
+function dropped (stats: Stats): number {
+  const { overflow, oversized, shutdown } = stats.dropped
+  return overflow + oversized + shutdown
+}
+
+/** One line on stderr at the end when anything did not go through. */
+function summarize (stats: Stats): string | undefined {
+  const skipped = stats.dropped.unencodable
+  const lost = dropped(stats)
+  if (skipped === 0 && lost === 0) return undefined
+  const reasons = Object.entries(stats.dropped).filter(([reason, count]) => count > 0 && reason !== 'unencodable').map(([reason, count]) => `${count} ${reason}`)
+  return `delivered ${stats.delivered}, dropped ${lost}${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}, skipped ${skipped} line(s) that are not JSON objects`
+}
+
+/** The resolved options as --dry-run prints them: no secret (no userinfo or query, no header value, no key material). */
+function describe (resolved: ResolvedOptions): Record<string, unknown> {
+  const { url: _url, secrets: _secrets, unknownKeys, headers, tls, proxy, ...rest } = resolved
+  const { ca, cert, key, pfx, passphrase, ...tlsRest } = tls
+  return {
+    ...rest,
+    headers: Object.keys(headers),
+    tls: {
+      ...tlsRest,
+      ca: ca === undefined ? undefined : `${ca.length} certificate(s)`,
+      cert: cert === undefined ? undefined : 'given',
+      key: key === undefined ? undefined : 'given',
+      pfx: pfx === undefined ? undefined : 'given',
+      passphrase: passphrase === undefined ? undefined : 'given'
+    },
+    proxy: proxy?.endpoint,
+    unknownKeys
+  }
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (error: Error) => {
-  process.stderr.write(`${error.message}\n`)
-  process.exitCode = 2
+  process.stderr.write(`${error instanceof UsageError || error instanceof InvalidOptionError ? error.message : String(error.stack)}\n`)
+  process.exitCode = USAGE
 })

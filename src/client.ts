@@ -121,6 +121,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #dropsToWarn = new Map<DropReason, number>()
   #dropWarnTimer: NodeJS.Timeout | undefined
   #flushWaiters: Array<() => void> = []
+  #roomWaiters: Array<{ bytes: number, resolve: () => void }> = []
   #closing: Promise<void> | undefined
   #exitFlushedAt = -1
 
@@ -178,6 +179,27 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#enqueue(record, RecordQueue.byteLength(record))
+  }
+
+  /** Bytes of encoded records held: waiting to be sent or to be confirmed. */
+  get queuedBytes (): number {
+    return this.#queue.bytes
+  }
+
+  /**
+   * Resolves once the queue holds at most `bytes`, or the client is closed: for
+   * a producer that can wait rather than drop (the CLI's stdin), never for an
+   * app's logger, which must not block.
+   */
+  whenQueueBelow (bytes: number): Promise<void> {
+    if (this.#queue.bytes <= bytes || this.#state === 'closed') return Promise.resolve()
+    return new Promise((resolve) => this.#roomWaiters.push({ bytes, resolve }))
+  }
+
+  /** Count a record the adapter could not turn into an event (a throwing `toJSON`): accepted, then dropped. */
+  reject (error: string): void {
+    this.#stats.accepted++
+    this.#drop('unencodable', error)
   }
 
   /** Queue one record already encoded (a view, valid during the call). */
@@ -272,6 +294,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     }
     const left = this.#queue.drain((record) => this.#toFallback(record))
     if (left > 0) this.#drop('shutdown', undefined, left)
+    this.#wakeRoomWaiters()
     this.#flushDropEvents()
     clearTimeout(this.#dropWarnTimer)
     this.#warnDrops(true)
@@ -503,7 +526,17 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   #confirm (end: number): void {
     this.#stats.delivered += this.#queue.confirm(end)
+    if (this.#roomWaiters.length > 0) this.#wakeRoomWaiters()
     if (this.#queue.length === 0) this.#settle()
+  }
+
+  #wakeRoomWaiters (): void {
+    const bytes = this.#state === 'closed' ? -1 : this.#queue.bytes
+    this.#roomWaiters = this.#roomWaiters.filter((waiter) => {
+      if (bytes > waiter.bytes) return true
+      waiter.resolve()
+      return false
+    })
   }
 
   #settle (): void {

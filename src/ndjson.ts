@@ -30,10 +30,11 @@ export class NdjsonReader {
   }
 
   /**
-   * Take the lines a chunk of text completes. A chunk may end inside a line; the
-   * line is taken when its end comes, or on {@link end}. Never throws.
+   * Take the lines a chunk of text (or of UTF-8 bytes: the CLI's stdin) completes.
+   * A chunk may end inside a line, or inside a character; the line is taken when
+   * its end comes, or on {@link end}. Never throws.
    */
-  write (text: string): void {
+  write (text: string | Buffer): void {
     const { bytes, end, textStart, ascii } = this.#lines.append(text)
     const codec = this.#codec
     // Lines holding a needle are parsed; needles are rare, so each is looked for
@@ -45,7 +46,7 @@ export class NdjsonReader {
     while (start < end) {
       // In ASCII text a character is a byte, and the string's own search is
       // cheaper than Buffer#indexOf, a call into C++ per line.
-      const lineEnd = ascii ? textStart + text.indexOf('\n', Math.max(0, start - textStart)) : bytes.indexOf(0x0a, start)
+      const lineEnd = ascii ? textStart + (text as string).indexOf('\n', Math.max(0, start - textStart)) : bytes.indexOf(0x0a, start)
       let stop = lineEnd
       if (stop > start && bytes[stop - 1] === 0x0d) stop--
       if (stop > start) {
@@ -105,24 +106,24 @@ export class LineBuffer {
 
   /**
    * The bytes of every line this chunk completes: lines in `[0, end)` of `bytes`,
-   * each ending with `\n`; the text's own bytes start at `textStart`, and when
-   * it is `ascii` its character `i` is byte `textStart + i`. Valid until the next call.
+   * each ending with `\n`; the chunk's own bytes start at `textStart`, and when
+   * it is `ascii` text its character `i` is byte `textStart + i`. Valid until the next call.
    */
-  append (text: string): { bytes: Buffer, end: number, textStart: number, ascii: boolean } {
+  append (text: string | Buffer): { bytes: Buffer, end: number, textStart: number, ascii: boolean } {
     this.#settle()
     const before = this.#total
-    const byteLength = Buffer.byteLength(text)
+    const byteLength = typeof text === 'string' ? Buffer.byteLength(text) : text.length
     const needed = before + byteLength
     if (needed > this.#scratch.length) {
       const larger = Buffer.allocUnsafeSlow(Math.max(needed, this.#scratch.length * 2))
       this.#scratch.copy(larger, 0, 0, before)
       this.#scratch = larger
     }
-    this.#total = before + this.#scratch.write(text, before, 'utf8')
+    this.#total = before + (typeof text === 'string' ? this.#scratch.write(text, before, 'utf8') : text.copy(this.#scratch, before))
     // Only the new text can hold the last line feed.
     const last = this.#scratch.subarray(before, this.#total).lastIndexOf(0x0a)
     if (last !== -1) this.#end = before + last + 1
-    return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: byteLength === text.length }
+    return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: typeof text === 'string' && byteLength === text.length }
   }
 
   /** The unfinished line, if any (a copy); nothing is held after. */

@@ -193,14 +193,25 @@ const DATE_FORMATS: Readonly<Record<string, DateFormat>> = {
 }
 const MiB = 1024 * 1024
 
+/**
+ * Every option, and how it is given as text (a CLI flag, an environment
+ * variable, a config file): `text` one value, `list` a value that may be given
+ * more than once, `flag` a boolean that is on when named. The compiler holds it
+ * to `Options`, so a new option cannot be forgotten here; `wireFormat` is
+ * `format` under another name, for winston.
+ */
+export const OPTION_KINDS = {
+  url: 'text', host: 'text', port: 'text', uri: 'text', tls: 'flag', headers: 'list', protocols: 'list',
+  format: 'text', wireFormat: undefined, jsonDateKey: 'text', jsonDateFormat: 'text',
+  gelfShortMessageKey: 'text', gelfFullMessageKey: 'text', gelfHostKey: 'text', gelfLevelKey: 'text', gelfTimestampKey: 'text',
+  maxMessageBytes: 'text', maxQueueBytes: 'text', overflow: 'text', delivery: 'text', connectTimeout: 'text',
+  pingInterval: 'text', pongTimeout: 'text', reconnectDelay: 'text', maxReconnectDelay: 'text', closeTimeout: 'text',
+  keepaliveIdleTimeout: 'text', fallbackFile: 'text', rejectUnauthorized: 'text', ca: 'list', cert: 'text', key: 'text',
+  pfx: 'text', passphrase: 'text', servername: 'text', minVersion: 'text', ciphers: 'text', proxy: 'text', quiet: 'flag'
+} as const satisfies Readonly<Record<keyof Options, 'text' | 'list' | 'flag' | undefined>>
+
 /** Canonical keys, each accepted exactly as spelled. */
-const KEYS = new Set<string>([
-  'url', 'host', 'port', 'uri', 'tls', 'headers', 'protocols', 'format', 'jsonDateKey', 'jsonDateFormat',
-  'gelfShortMessageKey', 'gelfFullMessageKey', 'gelfHostKey', 'gelfLevelKey', 'gelfTimestampKey',
-  'maxMessageBytes', 'maxQueueBytes', 'overflow', 'delivery', 'connectTimeout', 'pingInterval',
-  'pongTimeout', 'reconnectDelay', 'maxReconnectDelay', 'closeTimeout', 'keepaliveIdleTimeout', 'fallbackFile', 'rejectUnauthorized',
-  'ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'minVersion', 'ciphers', 'proxy', 'quiet'
-])
+const KEYS = new Set<string>(Object.keys(OPTION_KINDS).filter((key) => OPTION_KINDS[key as keyof Options] !== undefined))
 
 /**
  * Other spellings, matched in any letter case: Fluent Bit's property names, and
@@ -358,6 +369,19 @@ function resolveWire (get: (key: string) => unknown, name: (key: string) => stri
     gelfTimestampKey: recordKey(name('gelfTimestampKey'), get('gelfTimestampKey')),
     maxMessageBytes: integer(name('maxMessageBytes'), get('maxMessageBytes'), 1 * MiB, 64, 256 * MiB)
   }
+}
+
+/**
+ * The same options under their canonical names (Fluent Bit's seconds turned
+ * into milliseconds), unknown keys kept as given: for merging options from
+ * several places (the CLI's config file, environment and flags).
+ * @throws {InvalidOptionError} when one option is given under two names
+ */
+export function canonicalOptions (input: Record<string, unknown>): Record<string, unknown> {
+  const { values, unknownKeys } = canonicalize(input)
+  const output: Record<string, unknown> = Object.fromEntries(values)
+  for (const key of unknownKeys) output[key] = input[key]
+  return output
 }
 
 /**

@@ -1,11 +1,26 @@
 import { Writable } from 'node:stream'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { Client, type ClientEvents } from './client.js'
+import { Client, type ClientEvents, type Stats } from './client.js'
 import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type Options } from './options.js'
 import { emitProcessWarning, type Warning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
+
+/** The events on the stream `pino.transport()` returns: the engine's, and `stats` once the worker ends or flushes. */
+export interface PinoTransportEvents extends ClientEvents {
+  stats: [Stats]
+}
+
+/**
+ * Typed listeners for the stream `pino.transport()` returns (thread-stream emits
+ * the worker's events there): `const stream: PinoWebSocketStream = pino.transport({ target: 'pino-websocket', options })`.
+ */
+export interface PinoWebSocketStream {
+  on<K extends keyof PinoTransportEvents>(event: K, listener: (...args: PinoTransportEvents[K]) => void): this
+  once<K extends keyof PinoTransportEvents>(event: K, listener: (...args: PinoTransportEvents[K]) => void): this
+  off<K extends keyof PinoTransportEvents>(event: K, listener: (...args: PinoTransportEvents[K]) => void): this
+}
 
 /** What pino sends its worker when it is told it may (`pinoWillSendConfig`). */
 interface PinoConfig {

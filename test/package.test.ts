@@ -45,7 +45,8 @@ describe('packed package', () => {
       import { once } from 'node:events'
       import pino from 'pino'
       import winston from 'winston'
-      import pinoWebSocket, { WebSocketTransport, encodeMessages, decodeMessage } from 'pino-websocket'
+      import pinoWebSocket, { encodeMessages, decodeMessage } from 'pino-websocket'
+      import { WebSocketTransport } from 'pino-websocket/winston'
       if (typeof pinoWebSocket !== 'function' || typeof encodeMessages !== 'function' || typeof decodeMessage !== 'function') process.exit(3)
       const port = Number(process.env.PORT)
       const wt = new WebSocketTransport({ port, wireFormat: 'json_lines' })
@@ -66,10 +67,13 @@ describe('packed package', () => {
   test('require from a .cjs file: the same API in CommonJS', async () => {
     writeFileSync(join(dir, 'use.cjs'), `
       const { once } = require('node:events')
-      const winston = require('winston')
       const lib = require('pino-websocket')
       if (typeof lib.default !== 'function' || typeof lib.encodeMessages !== 'function') process.exit(3)
-      const wt = new lib.WebSocketTransport({ port: Number(process.env.PORT), wireFormat: 'json_lines' })
+      // What a pino worker loads: never winston.
+      if (Object.keys(require.cache).some((path) => /winston/.test(path))) process.exit(4)
+      const winston = require('winston')
+      const { WebSocketTransport } = require('pino-websocket/winston')
+      const wt = new WebSocketTransport({ port: Number(process.env.PORT), wireFormat: 'json_lines' })
       const logger = winston.createLogger({ transports: [wt] })
       logger.info('x', { from: 'cjs-winston' })
       logger.end()

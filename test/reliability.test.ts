@@ -383,7 +383,7 @@ describe('reliability scenarios', () => {
     small.close()
   })
 
-  test('(13) a circular object, a BigInt and an invalid string: that record dropped and counted, the pipeline goes on', async () => {
+  test('(13) a circular object and a BigInt in JSON: that record dropped and counted, the pipeline goes on; a lone surrogate is replaced', async () => {
     for (const format of ['json_lines', 'msgpack', 'gelf'] as const) {
       const server = await startServer({ format })
       const connection = connect({ port: server.port, format })
@@ -394,12 +394,13 @@ describe('reliability scenarios', () => {
       connection.write({ time, record: circular })
       // A BigInt is an int64 in msgpack and a string in GELF: only JSON cannot carry it.
       if (format === 'json_lines') connection.write({ time, record: { seq: -2, n: 2n } })
-      connection.write({ time, record: { seq: -3, text: 'half \udc00 a pair' } })
-      connection.write({ time, record: { seq: 1 } })
+      connection.write({ time, record: { seq: 1, text: 'half \udc00 a pair' } })
+      connection.write({ time, record: { seq: 2 } })
       await connection.flush()
-      const seqs = server.events.map((e) => e.record.seq ?? e.record._seq)
-      assert.deepEqual(seqs, [0, 1], format)
-      const expected = format === 'json_lines' ? 3 : 2
+      const records = server.events.map((e) => e.record)
+      assert.deepEqual(records.map((r) => r.seq ?? r._seq), [0, 1, 2], format)
+      assert.equal(records[1].text ?? records[1]._text, 'half \ufffd a pair', format)
+      const expected = format === 'json_lines' ? 2 : 1
       assert.equal(connection.stats().dropped.unencodable, expected, format)
       await waitFor(() => drops.length > 0, 'the drop event')
       assert.equal(drops[0].reason, 'unencodable')

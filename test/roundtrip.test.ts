@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { decodeMulti } from '@msgpack/msgpack'
+import { wellFormedJson } from '../src/encoders/json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from '../src/encoders/msgpack.js'
 import { decodeMessage, encodeMessages, type DateFormat, type EventTime, type LogEvent } from '../src/index.js'
 import { createEncoder } from '../src/encoders/index.js'
@@ -177,8 +178,16 @@ describe('msgpack transcoder: JSON bytes straight to msgpack', () => {
 
   test('refuses what is not a JSON object it can take, so the parse path decides', () => {
     const refused = ['[1]', '"x"', '{"a":01}', '{"a":1,}', '{"a":tru}', '{"a":"x}', '{"a":1} x', '{"a":-}', '{"a":1.}',
-      '{"a":1e}', '{"lone":"\\ud800"}', '{"low":"\\udc00x"}', '{"bad":"\\x"}', '{"hex":"\\u12g4"}', '{a:1}',
+      '{"a":1e}', '{"bad":"\\x"}', '{"hex":"\\u12g4"}', '{"pair":"\\ud83d\\u12g4"}', '{a:1}',
       '{"deep":' + '['.repeat(70) + ']'.repeat(70) + '}']
     for (const line of refused) assert.throws(() => viaBytes(line), TypeError, line)
+  })
+
+  test('a lone surrogate escape becomes U+FFFD, as the parse path gives it (wellFormedJson)', () => {
+    for (const line of ['{"lone":"\\ud800"}', '{"low":"\\udc00x"}', '{"high then text":"\\ud83dx"}', '{"high then high":"\\ud83d\\ud83d\\ude00"}', '{"\\udfff":1}']) {
+      assert.equal(viaBytes(line), viaParse(wellFormedJson(line)), line)
+      const parsed = JSON.parse(wellFormedJson(line)) as Record<string, unknown>
+      assert.ok([...Object.keys(parsed), ...Object.values(parsed)].every((text) => String(text).isWellFormed()), line)
+    }
   })
 })

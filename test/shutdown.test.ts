@@ -105,6 +105,10 @@ describe('shutdown scenarios', () => {
     const exception = winstonServer.events.find((e) => typeof e.record.message === 'string' && /uncaughtException: boom/.test(e.record.message))
     assert.ok(exception !== undefined, 'winston\'s exception record arrived')
     assert.equal(exception.record.level, 'error')
+    // Its event time is readable: the date key is a number (winston's own `date` text gave way to it).
+    const line = winstonServer.messages.map((m) => m.data.toString()).join('').split('\n').find((l) => l.includes('uncaughtException'))
+    assert.equal(typeof (JSON.parse(line ?? '{}') as { date?: unknown }).date, 'number', line)
+    assert.ok(Math.abs(exception.time.sec + exception.time.nsec / 1e9 - Date.now() / 1000) < 60, 'the event time is the moment of the exception')
     assert.equal(winstonServer.events.filter((e) => typeof e.record.seq === 'number').length, 10)
     await winstonServer.close()
   })

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import winston from 'winston'
-import { InvalidOptionError, WebSocketTransport } from '../src/index.js'
-import { freePort, range, startServer, waitFor } from './helpers.js'
+import { InvalidOptionError } from '../src/index.js'
+import { WebSocketTransport } from '../src/winston.js'
+import pino from 'pino'
+import type { Format, PinoWebSocketStream, Stats } from '../src/index.js'
+import { freePort, range, startServer, waitFor, type TestServer } from './helpers.js'
 
 describe('winston transport', () => {
   for (const wireFormat of ['json_lines', 'msgpack'] as const) {
@@ -53,7 +56,9 @@ describe('winston transport', () => {
       port: server.port,
       wireFormat: 'json',
       level: 'warn',
-      format: winston.format((info) => ({ ...info, tagged: true }))()
+      // As for any winston transport, the final text is what goes out: a field added
+      // after the logger's json() shows only once a json() runs again.
+      format: winston.format.combine(winston.format((info) => ({ ...info, tagged: true }))(), winston.format.json())
     })
     const logged = once(transport, 'logged')
     const logger = winston.createLogger({ level: 'debug', transports: [transport] })
@@ -98,6 +103,131 @@ describe('winston transport', () => {
     await waitFor(() => server.sockets.size === 0, 'the socket to close')
     assert.equal(server.events.length, 1)
     await server.close()
+  })
+
+  /** A logger with one transport to a fresh server; resolves with the server once the transport finished. */
+  async function logThrough (wireFormat: Format, format: winston.Logform.Format, log: (logger: winston.Logger) => void): Promise<TestServer & { stats: Stats }> {
+    const server = await startServer({ format: wireFormat })
+    const transport = new WebSocketTransport({ port: server.port, wireFormat })
+    const logger = winston.createLogger({ format, transports: [transport] })
+    log(logger)
+    logger.end()
+    await once(transport, 'finish')
+    await server.close()
+    return Object.assign(server, { stats: transport.stats() })
+  }
+
+  const FORMATS = ['json_lines', 'msgpack', 'gelf'] as const
+  const field = (format: Format, record: Record<string, unknown>, key: string): unknown => record[format === 'gelf' ? `_${key}` : key]
+
+  test('the wire carries what the format pipeline made: a redacting json({ replacer }) keeps the secret off the wire', async () => {
+    const redact = (key: string, value: unknown): unknown => key === 'password' ? '[REDACTED]' : value
+    for (const wireFormat of FORMATS) {
+      const server = await logThrough(wireFormat, winston.format.combine(winston.format.timestamp(), winston.format.json({ replacer: redact })), (logger) => {
+        logger.info('login', { user: 'ann', password: 'hunter2', seq: 1 })
+      })
+      assert.ok(server.messages.every((m) => !m.data.includes('hunter2')), wireFormat)
+      assert.equal(field(wireFormat, server.events[0].record, 'password'), '[REDACTED]', wireFormat)
+      assert.equal(field(wireFormat, server.events[0].record, 'user'), 'ann', wireFormat)
+    }
+  })
+
+  test('records winston serializes arrive: BigInt as its digits, a circular reference as "[Circular]"', async () => {
+    for (const wireFormat of FORMATS) {
+      const circular: Record<string, unknown> = { name: 'loop' }
+      circular.self = circular
+      const server = await logThrough(wireFormat, winston.format.combine(winston.format.timestamp(), winston.format.json()), (logger) => {
+        logger.info('big', { seq: 0, big: 12345678901234567890n })
+        logger.info('circular', { seq: 1, circular })
+        logger.info('plain', { seq: 2 })
+      })
+      assert.deepEqual(server.stats.dropped, { overflow: 0, oversized: 0, unencodable: 0, shutdown: 0 }, wireFormat)
+      const records = server.events.map((e) => e.record)
+      assert.equal(records.length, 3, wireFormat)
+      assert.equal(field(wireFormat, records[0], 'big'), '12345678901234567890', wireFormat)
+      if (wireFormat === 'gelf') assert.equal(records[1]._circular_self, '[Circular]')
+      else assert.deepEqual(records[1].circular, { name: 'loop', self: '[Circular]' }, wireFormat)
+    }
+    // Without a JSON format the transport serializes the record the same way.
+    const server = await logThrough('json_lines', winston.format.simple(), (logger) => {
+      const loop: Record<string, unknown> = {}
+      loop.loop = loop
+      logger.info('no json format', { big: 1n, loop })
+    })
+    assert.equal(server.events[0].record.big, '1')
+    assert.deepEqual(server.events[0].record.loop, { loop: '[Circular]' })
+  })
+
+  test('colorize() changes nothing on the wire: plain levels, GELF level, no escape codes', async () => {
+    const pipelines = [
+      winston.format.combine(winston.format.colorize({ all: true }), winston.format.json()),
+      winston.format.combine(winston.format.colorize(), winston.format.simple())
+    ]
+    for (const pipeline of pipelines) {
+      for (const wireFormat of FORMATS) {
+        const server = await logThrough(wireFormat, pipeline, (logger) => logger.warn('careful', { seq: 1 }))
+        for (const message of server.messages) {
+          assert.ok(!message.data.includes(0x1b) && !message.data.includes('\\u001b'), `${wireFormat}: ${message.data.toString()}`)
+        }
+        const [record] = server.events.map((e) => e.record)
+        if (wireFormat === 'gelf') {
+          assert.equal(record.level, 4)
+          assert.equal(record._level, undefined)
+        } else {
+          assert.equal(record.level, 'warn', wireFormat)
+        }
+      }
+    }
+  })
+
+  test('a printf or simple format\'s text is the message sent; the fields go beside it', async () => {
+    const printf = winston.format.printf((info) => `${String(info.level).toUpperCase()} ${String(info.message)} #${String(info.seq)}`)
+    for (const wireFormat of FORMATS) {
+      const server = await logThrough(wireFormat, printf, (logger) => logger.error('disk full', { seq: 7 }))
+      const [record] = server.events.map((e) => e.record)
+      assert.equal(wireFormat === 'gelf' ? record.short_message : record.message, 'ERROR disk full #7', wireFormat)
+      assert.equal(field(wireFormat, record, 'seq'), 7, wireFormat)
+    }
+    const server = await logThrough('json_lines', winston.format.simple(), (logger) => logger.info('hello', { seq: 1 }))
+    assert.equal(server.events[0].record.message, 'info: hello {"seq":1}')
+    // json({ space }) text goes out on one line.
+    const spaced = await logThrough('json_lines', winston.format.json({ space: 2 }), (logger) => logger.info('spaced', { seq: 2 }))
+    assert.equal(spaced.messages[0].data.toString().split('\n').length, 2)
+    assert.equal(spaced.events[0].record.seq, 2)
+  })
+
+  test('a lone surrogate becomes U+FFFD, the record arrives; a throwing toJSON drops that record alone', async () => {
+    // No format of winston's: its json() would throw on that toJSON itself.
+    const server = await logThrough('json_lines', winston.format((info) => info)(), (logger) => {
+      logger.info('cut 😀'.slice(0, 5), { seq: 0 })
+      logger.info('bad', { seq: 1, bad: { toJSON () { throw new Error('no') } } })
+      logger.info('fine', { seq: 2 })
+    })
+    assert.deepEqual(server.events.map((e) => e.record.seq), [0, 2])
+    assert.equal(server.events[0].record.message, 'cut \ufffd')
+    assert.equal(server.stats.dropped.unencodable, 1)
+    assert.equal(server.stats.accepted, 3)
+  })
+
+  test('events are typed, on the winston transport and on pino\'s stream (checked by npm run typecheck)', () => {
+    const transport = new WebSocketTransport({ port: 1, quiet: true })
+    const seen: string[] = []
+    transport.on('drop', ({ reason, count }) => seen.push(`${reason} ${count}`))
+    // @ts-expect-error a misspelt payload field does not compile
+    transport.on('drop', (drop) => drop.reasonnn)
+    // @ts-expect-error nor does an event the transport never emits
+    transport.once('dropped', () => {})
+    transport.emit('drop', { reason: 'overflow', count: 2 })
+    transport.close()
+    assert.deepEqual(seen, ['overflow 2'])
+    // Compiled, not run (it would start a worker): pino's stream, typed.
+    const typedPinoStream = (): void => {
+      const stream: PinoWebSocketStream = pino.transport({ target: 'pino-websocket', options: { port: 1 } })
+      stream.on('stats', ({ delivered }) => seen.push(String(delivered)))
+      // @ts-expect-error the stats payload has no such field
+      stream.on('stats', (stats) => stats.deliverd)
+    }
+    assert.equal(typeof typedPinoStream, 'function')
   })
 
   test('a wire format given as `format` is refused with a pointer to wireFormat', () => {
