@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import pino from 'pino'
 import { Client } from '../../src/client.js'
@@ -216,4 +221,49 @@ describe('interoperability', () => {
     await haproxy.stop()
     await other.kill()
   })
+
+  for (const kind of ['haproxy', 'nginx'] as const) {
+    test(`examples/scaling: three examples/receiver.mjs behind ${kind}, the one carrying the stream killed -9: nothing lost`, { skip: missing(kind) }, async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), `pino-ws-scaling-${kind}-`))
+      const ports = [await freePort(), await freePort(), await freePort()]
+      const receivers: ChildProcess[] = []
+      for (const [i, port] of ports.entries()) {
+        const child = spawn(process.execPath, ['examples/receiver.mjs'], { env: { ...process.env, PORT: String(port), OUT: join(dir, `r${i}.ndjson`) }, stdio: ['ignore', 'ignore', 'pipe'] })
+        await once(child.stderr!, 'data')
+        receivers.push(child)
+      }
+      const front = await freePort()
+      // The example's file as it is, with this run's ports.
+      const example = readFileSync(`examples/scaling/${kind === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf'}`, 'utf8')
+      const proxy = await startProxy(kind, () => example.replace('127.0.0.1:8080', `127.0.0.1:${front}`)
+        .replace(/127\.0\.0\.1:900([123])/g, (_, n: string) => `127.0.0.1:${ports[Number(n) - 1]}`)
+        .replace(/^error_log stderr;$/m, '').replace(/^pid .*$/m, `pid ${join(dir, 'nginx.pid')};`), front)
+      const seqsOf = (i: number): number[] => {
+        try {
+          return readFileSync(join(dir, `r${i}.ndjson`), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { seq: number }).seq)
+        } catch {
+          return []
+        }
+      }
+      const client = new Client(resolveOptions({ port: front, format: 'json_lines', ...FAST }))
+      let seq = 0
+      const writer = setInterval(() => { for (let i = 0; i < 20; i++) client.write({ time, record: { seq: seq++ } }) }, 10)
+      await waitFor(() => ports.some((_, i) => seqsOf(i).length > 500), 'records on a receiver')
+      const active = ports.findIndex((_, i) => seqsOf(i).length > 0)
+      receivers[active].kill('SIGKILL')
+      const killedAt = Date.now()
+      await waitFor(() => ports.some((_, i) => i !== active && seqsOf(i).length > 0), 'records on another receiver')
+      const movedIn = Date.now() - killedAt
+      await sleep(500)
+      clearInterval(writer)
+      await client.flush(15_000)
+      const all = () => [0, 1, 2].flatMap(seqsOf)
+      assert.deepEqual(await arrived(all, range(seq)), range(seq))
+      assert.equal(client.stats().delivered, seq)
+      t.diagnostic(`${kind}: the stream moved to another receiver in ${movedIn} ms; ${all().length - seq} duplicate(s) of ${seq}`)
+      await client.close()
+      await proxy.stop()
+      for (const child of receivers) child.kill('SIGKILL')
+    })
+  }
 })
