@@ -7,15 +7,20 @@
 // counting receiver process. Prints a table and writes bench/results.json.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { openSync, unlinkSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { freeport } from './freeport.mjs'
 
 const quick = process.argv.includes('--quick')
 const REPS = quick ? 1 : 5
 const ALL_COUNTS = quick ? { '100B': 20_000, '250B': 20_000, '4KiB': 2_000 } : { '100B': 300_000, '250B': 200_000, '4KiB': 30_000 }
-const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf', 'winston-stream', 'winston-ws']
+// `@raw`: the same case against a minimal WebSocket receiver (frame headers only, no
+// unmasking, no UTF-8 check), so that the receiver's own work takes less CPU from
+// the producer on a small machine.
+const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf',
+  'pino-ws-json_lines@raw', 'pino-ws-msgpack@raw', 'winston-stream', 'winston-ws']
 // A partial run, e.g. to compare one change: BENCH_SIZES=250B BENCH_CASES=pino-socket,pino-ws-msgpack.
 // The baselines each ratio needs are always kept.
 const pick = (all, list, keep = []) => list === undefined ? all : all.filter((name) => list.split(',').includes(name) || keep.includes(name))
@@ -23,6 +28,7 @@ const COUNTS = Object.fromEntries(pick(Object.keys(ALL_COUNTS), process.env.BENC
 const CASES = pick(ALL_CASES, process.env.BENCH_CASES, ['pino-file', 'pino-socket', 'winston-stream'])
 const PARTIAL = process.env.BENCH_SIZES !== undefined || process.env.BENCH_CASES !== undefined
 const here = new URL('.', import.meta.url).pathname
+const now = () => performance.timeOrigin + performance.now()
 
 /** A child process whose stdout is JSON lines, read one at a time. */
 function start (file, args) {
@@ -46,10 +52,10 @@ function deadline (promise, ms, what, child) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-async function runCase (kase, size, count, ws, tcp) {
-  const target = kase === 'pino-socket' ? tcp : ws
+async function runCase (kase, size, count, ws, tcp, raw) {
+  const target = kase === 'pino-socket' ? tcp : kase.endsWith('@raw') ? raw : ws
   const ended = kase === 'pino-file' || kase === 'winston-stream' ? null : target.next()
-  const producer = start('producer.mjs', [kase, size, String(count), String(target.port)])
+  const producer = start('producer.mjs', [kase.replace(/@raw$/, ''), size, String(count), String(target.port)])
   const what = `${size} ${kase}`
   const result = await deadline(producer.next(), 120_000, what, producer.child)
   await once(producer.child, 'exit')
@@ -63,7 +69,8 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 const ws = await receiver()
 const tcp = await receiver('--tcp')
-process.on('exit', () => { ws.child.kill(); tcp.child.kill() })
+const raw = await receiver('--raw')
+process.on('exit', () => { ws.child.kill(); tcp.child.kill(); raw.child.kill() })
 const results = { machine: { node: process.version, cpus: cpus().length, model: cpus()[0]?.model }, quick, reps: REPS, throughput: {}, latency: null, memory: null }
 // Repetitions go round every case in turn, so a slow spell of the machine costs
 // every case alike rather than all the repetitions of one.
@@ -71,7 +78,7 @@ const HAS_WORKER = (kase) => kase.startsWith('pino')
 for (const size of Object.keys(COUNTS)) {
   const runs = Object.fromEntries(CASES.map((kase) => [kase, []]))
   for (let rep = 0; rep < REPS; rep++) {
-    for (const kase of CASES) runs[kase].push(await runCase(kase, size, COUNTS[size], ws, tcp))
+    for (const kase of CASES) runs[kase].push(await runCase(kase, size, COUNTS[size], ws, tcp, raw))
   }
   results.throughput[size] = {}
   for (const kase of CASES) {
@@ -89,6 +96,46 @@ for (const size of Object.keys(COUNTS)) {
 }
 ws.child.kill()
 tcp.child.kill()
+
+// The CLI's pipe mode: an NDJSON file of pino lines (~256 B) on stdin, to the minimal
+// receiver; first frame to last as the receiver saw them, and the CLI's wall time.
+// With FLUENT_BIT=path, the same file through Fluent Bit's stdin -> websocket output.
+if (process.env.BENCH_CLI !== '0') {
+  const lines = quick ? 50_000 : 1_000_000
+  const file = join(tmpdir(), `pino-websocket-bench-${process.pid}.ndjson`)
+  // pino's line of a short record, padded to 256 bytes with its line feed.
+  const lineOf = (msg) => {
+    const head = '{"level":30,"time":1700000000000,"pid":4242,"hostname":"bench-host","pad":"'
+    const tail = `","msg":"${msg}"}\n`
+    return head + 'x'.repeat(256 - head.length - tail.length) + tail
+  }
+  const body = lineOf('request completed')
+  writeFileSync(file, body.repeat(lines - 1) + lineOf('END'))
+  results.cli = { lines, lineBytes: body.length }
+  const senders = [['pino-websocket json_lines', ['dist/cjs/cli.js', '--format', 'json_lines']], ['pino-websocket msgpack', ['dist/cjs/cli.js']]]
+  for (const [name, args] of senders) {
+    const ended = raw.next()
+    const startedAt = now()
+    const sender = spawn(process.execPath, [...args, '--port', String(raw.port), '--quiet'], { stdio: [openSync(file, 'r'), 'ignore', 'inherit'], cwd: here + '..' })
+    const [code] = await once(sender, 'exit')
+    const wall = now() - startedAt
+    const { first, end } = await deadline(ended, 120_000, `${name} (receiver)`)
+    results.cli[name] = { code, recordsPerSecond: lines / ((end - first) / 1000), firstToLastMs: end - first, wallMs: wall }
+    process.stderr.write(`cli ${name}: ${Math.round(lines / ((end - first) / 1000))} records/s first frame to last, wall ${Math.round(wall)} ms\n`)
+  }
+  if (process.env.FLUENT_BIT !== undefined) {
+    // Not run where this was written (no fluent-bit binary there): the same measurement, for comparison.
+    const ended = raw.next()
+    const startedAt = now()
+    const fluentBit = spawn(process.env.FLUENT_BIT, ['-q', '-i', 'stdin', '-o', 'websocket', '-p', 'host=127.0.0.1', '-p', `port=${raw.port}`, '-p', 'format=json_lines', '-p', 'match=*'],
+      { stdio: [openSync(file, 'r'), 'ignore', 'inherit'] })
+    const { first, end } = await deadline(ended, 300_000, 'fluent-bit (receiver)')
+    fluentBit.kill('SIGTERM')
+    results.cli['fluent-bit json_lines'] = { recordsPerSecond: lines / ((end - first) / 1000), firstToLastMs: end - first, wallMs: now() - startedAt }
+  }
+  unlinkSync(file)
+}
+raw.child.kill()
 const ratio = (size, kase, base) => results.throughput[size][kase].median / results.throughput[size][base].median
 function throughputTable () {
   const table = []
@@ -110,9 +157,18 @@ function throughputTable () {
   return table
 }
 
+function cliTable () {
+  if (results.cli === undefined) return
+  console.log(`CLI pipe mode, ${results.cli.lines} lines of ${results.cli.lineBytes} B from a file:`)
+  console.table(Object.fromEntries(Object.entries(results.cli).filter(([, v]) => typeof v === 'object').map(([name, r]) => [name, {
+    'records/s (first frame to last)': Math.round(r.recordsPerSecond), 'first to last ms': Math.round(r.firstToLastMs), 'wall ms': Math.round(r.wallMs)
+  }])))
+}
+
 if (PARTIAL) {
   console.log(`pino-websocket benchmarks (partial): node ${process.version}, ${REPS} repetition(s)`)
   console.table(throughputTable())
+  cliTable()
   process.exit(0)
 }
 
@@ -171,6 +227,12 @@ for (const size of Object.keys(COUNTS)) {
 goals.push({ size: '250B', goal: 'latency p99 <= 5 ms at 5 000 records/s', ratio: results.latency.p99, met: results.latency.p99 <= 5 })
 const memoryLimit = results.memory.maxQueueBytes + 30 * 1024 * 1024
 goals.push({ size: '250B', goal: 'outage RSS growth <= maxQueueBytes + 30 MiB', ratio: results.memory.growth / memoryLimit, met: results.memory.growth <= memoryLimit })
+if (results.cli !== undefined) {
+  const cli = results.cli['pino-websocket json_lines'].recordsPerSecond
+  const fluentBit = results.cli['fluent-bit json_lines']?.recordsPerSecond
+  const want = fluentBit === undefined ? 460_000 : 2 * fluentBit
+  goals.push({ size: '256B', goal: `CLI pipe json_lines >= ${fluentBit === undefined ? '460 000 records/s' : '2 x fluent-bit'}`, ratio: cli / want, met: cli >= want })
+}
 results.goals = goals
 writeFileSync(here + 'results.json', JSON.stringify(results, null, 2) + '\n')
 
@@ -179,4 +241,5 @@ console.table(throughputTable())
 console.log(`latency at 5 000 records/s: p50 ${results.latency.p50.toFixed(2)} ms, p99 ${results.latency.p99.toFixed(2)} ms, max ${results.latency.max.toFixed(2)} ms (${results.latency.records} records)`)
 const MiB = (n) => (n / 1048576).toFixed(1)
 console.log(`outage ${results.memory.seconds} s at 10 000 records/s: RSS ${MiB(results.memory.baseline)} -> ${MiB(results.memory.peak)} MiB (+${MiB(results.memory.growth)}; pino/file under the same load +${MiB(results.memory.pinoFileGrowth)}), ${results.memory.dropped} of ${results.memory.logged} dropped`)
+cliTable()
 console.table(goals.map((g) => ({ size: g.size, goal: g.goal, value: g.ratio.toFixed(3), met: g.met ? 'yes' : 'no' })))
