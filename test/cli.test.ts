@@ -214,6 +214,11 @@ describe('pino-websocket CLI', () => {
     assert.deepEqual(commandLine(base, { PINO_WEBSOCKET_HEADER: 'A 1\nB 2\n' }).options.headers, ['A 1', 'B 2'])
   })
 
+  test('the README lists every flag with its variable', () => {
+    const readme = readFileSync('README.md', 'utf8')
+    for (const { flag, env } of OPTION_FLAGS) assert.match(readme, new RegExp(`\\| \`--${flag}( [^\`]*)?\` \\| \`${env}\` \\|`), flag)
+  })
+
   test('--config: JSON, a Fluent Bit [OUTPUT] section (classic and YAML); the environment beats the file, flags beat both', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pino-ws-config-'))
     const json = join(dir, 'options.json')
