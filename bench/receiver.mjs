@@ -55,7 +55,7 @@ if (tcp) {
 /**
  * --raw: the least a WebSocket server can do, so that on a small machine the
  * receiver takes as little CPU from the producer as it can. Frame headers are
- * parsed and payloads counted without unmasking, save the last bytes of each data
+ * parsed and payloads counted without unmasking, save the last 8 KiB of each data
  * frame (where a run's END record ends); pings are answered. No UTF-8 check, no
  * fragmentation (our clients send whole messages), no extensions.
  */
@@ -87,10 +87,10 @@ function rawWebSocket (socket) {
     while (at < chunk.length) {
       if (left > 0) {
         const take = Math.min(left, chunk.length - at)
-        // Control frames are unmasked whole; data frames only in their last 64 bytes,
-        // enough to hold the end of a run's END record.
+        // Control frames are unmasked whole; data frames only in their last 8 KiB,
+        // enough to hold a run's END record (its msg may come before 4 KiB of fields).
         const control = opcode >= 0x8
-        const keepFrom = control ? offset : Math.max(offset, offset + left - 64)
+        const keepFrom = control ? offset : Math.max(offset, offset + left - 8192)
         if (keepFrom < offset + take) {
           const piece = Buffer.from(chunk.subarray(at + keepFrom - offset, at + take))
           for (let i = 0; i < piece.length; i++) piece[i] ^= mask[(keepFrom + i) & 3]
