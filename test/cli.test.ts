@@ -111,8 +111,9 @@ describe('pino-websocket CLI', () => {
   test('pipe mode in msgpack: the lines\' bytes are transcoded, what arrives is the records', async () => {
     const server = await startServer()
     const lines = range(50).map((seq) => JSON.stringify({ level: 30, time: 1700000000000, seq, text: `é ${seq} 😀` }))
-    const { code, stderr } = await runCli(['--url', server.url], { input: lines.join('\r\n') })
+    const { code, stderr } = await runCli(['--url', server.url, '--verbose'], { input: lines.join('\r\n') })
     assert.equal(code, 0, stderr)
+    assert.match(stderr, /pino-websocket: connected to ws:\/\/127\.0\.0\.1:\d+\//, '--verbose says when it connects')
     assert.deepEqual(server.events.map((e) => e.record), range(50).map((seq) => ({ level: 30, time: 1700000000000, seq, text: `é ${seq} 😀` })))
     await server.close()
   })
@@ -134,6 +135,14 @@ describe('pino-websocket CLI', () => {
     assert.equal(code, 0, stderr)
     assert.deepEqual(server.events.map((e) => e.record.seq), range(20_000))
     await server.close()
+  })
+
+  test('--overflow chooses dropping over waiting: stdin is read to its end while the server is away, drops counted, exit 1', async () => {
+    const port = await freePort()
+    const input = range(5000).map((seq) => JSON.stringify({ level: 30, time: 1700000000000, seq, pad: 'x'.repeat(200) })).join('\n') + '\n'
+    const { code, stderr } = await runCli(['--port', String(port), '--max-queue-bytes', '65536', '--max-message-bytes', '65536', '--overflow', 'drop_oldest', '--close-timeout', '200', '--quiet'], { input })
+    assert.equal(code, 1, stderr)
+    assert.match(stderr, /delivered 0, dropped 5000 \(\d+ overflow, \d+ shutdown\)/)
   })
 
   test('--echo into a reader that goes away (| head -2): no crash, every record delivered', async () => {
