@@ -11,7 +11,10 @@ import { encodeMessages } from '../dist/esm/index.js'
 import { WebSocketTransport } from '../dist/esm/winston.js'
 import { RECORDS } from './records.mjs'
 
-const [kase, size, countText, portText] = process.argv.slice(2)
+const [given, size, countText, portText] = process.argv.slice(2)
+// `@loop`: every record logged in one synchronous loop (the second method: total CPU per record shows directly).
+const loop = given.endsWith('@loop')
+const kase = given.replace(/@loop$/, '')
 const count = Number(countText)
 const port = Number(portText)
 const record = RECORDS[size]
@@ -61,7 +64,7 @@ async function pinoRun (transport) {
   const start = begin()
   for (let i = 0; i < count - 1; i++) {
     logger.info(fields)
-    if (i % BURST === BURST - 1) await turn()
+    if (!loop && i % BURST === BURST - 1) await turn()
   }
   logger.info({ ...fields, msg: 'END' })
   return { logger, start }
