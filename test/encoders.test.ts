@@ -234,12 +234,14 @@ describe('encodeMessages', () => {
         { time, json: '{"seq":2,"s":"\\udc00"}' },
         { time, record: { seq: 3, s: 'pair 😀 and text \\ud800' } },
         { time, json: '{"seq":4,"s":"\\\\ud800"}' },
-        { time, json: '{"seq":5,"s":"\\ud83d\\ude00 escaped pair, then \\ud83d alone"}' }
+        { time, json: '{"seq":5,"s":"\\ud83d\\ude00 escaped pair, then \\ud83d alone"}' },
+        // JSON text with its parse (winston's path): the parsed strings hold the lone half itself.
+        { time, json: '{"seq":6,"s":"\\udfff"}', record: { seq: 6, s: '\udfff' } }
       ]
       const encoded = events.map((event) => Buffer.from(encoder.encodeRecord(event)))
       const records = decodeMessage(encoder.frame(encoded), { format }).map((e) => e.record)
       const field = (record: Record<string, unknown>, key: string): unknown => record[format === 'gelf' ? `_${key}` : key]
-      assert.equal(records.length, 6, format)
+      assert.equal(records.length, 7, format)
       assert.equal(field(records[0], 's'), 'bad \ufffd half', format)
       // GELF turns every character outside [\w.-] in a name into _.
       assert.deepEqual(Object.keys(records[1]).filter((k) => k.startsWith(format === 'gelf' ? '_k' : 'k')), [format === 'gelf' ? '_k_' : 'k\ufffd'], format)
@@ -247,6 +249,7 @@ describe('encodeMessages', () => {
       assert.equal(field(records[3], 's'), 'pair 😀 and text \\ud800', format)
       assert.equal(field(records[4], 's'), '\\ud800', format)
       assert.equal(field(records[5], 's'), '😀 escaped pair, then \ufffd alone', format)
+      assert.equal(field(records[6], 's'), '\ufffd', format)
       for (const part of encoded) assert.equal(part.toString('utf8'), part.toString('utf8').toWellFormed(), 'valid UTF-8')
     }
   })

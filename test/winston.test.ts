@@ -196,6 +196,14 @@ describe('winston transport', () => {
     assert.equal(spaced.events[0].record.seq, 2)
   })
 
+  test('a lone surrogate in winston\'s JSON text becomes U+FFFD in every format', async () => {
+    for (const wireFormat of FORMATS) {
+      const server = await logThrough(wireFormat, winston.format.json(), (logger) => logger.info('cut 😀'.slice(0, 5), { seq: 0 }))
+      const [record] = server.events.map((e) => e.record)
+      assert.equal(wireFormat === 'gelf' ? record.short_message : record.message, 'cut \ufffd', wireFormat)
+    }
+  })
+
   test('a lone surrogate becomes U+FFFD, the record arrives; a throwing toJSON drops that record alone', async () => {
     // No format of winston's: its json() would throw on that toJSON itself.
     const server = await logThrough('json_lines', winston.format((info) => info)(), (logger) => {

@@ -143,10 +143,10 @@ export function createEncoder (options: EncoderOptions): Encoder {
     const encodeMsgpack = createMsgpackRecordEncoder()
     lineCodec = transcodeCodec()
     encodeRecord = (event) => {
-      if ('json' in event) return encodeMsgpack(event.time, event.record ?? parseObject(wellFormedJson(event.json)))
-      // A lone UTF-16 surrogate becomes U+FFFD, as in the JSON formats' UTF-8.
-      const record = hasLoneSurrogate(event.record) ? wellFormed(event.record) as Record<string, unknown> : event.record
-      return encodeMsgpack(event.time, record, event.metadata)
+      const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
+      // A lone UTF-16 surrogate becomes U+FFFD, as in the JSON formats' UTF-8,
+      // whether the record came as an object or as JSON text (parsed or not).
+      return encodeMsgpack(event.time, hasLoneSurrogate(record) ? wellFormed(record) as Record<string, unknown> : record, 'json' in event ? undefined : event.metadata)
     }
   } else {
     let encodeText: (event: LogEvent | JsonEvent) => string
