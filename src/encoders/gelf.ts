@@ -159,8 +159,9 @@ export function createGelfRecordEncoder (keys: GelfKeys = {}): (time: EventTime,
       consumed.add('stack')
     } else {
       // pino's err (or an error key): its stack moves to full_message, its other fields stay.
-      stackOwner = errorWithStack(record)
-      full = (stackOwner as { stack?: string } | undefined)?.stack
+      const error = errorWithStack(record)
+      stackOwner = error
+      full = error?.stack
     }
 
     let timestamp = time.sec + time.nsec / 1e9
@@ -213,10 +214,10 @@ function text (value: unknown): string {
 }
 
 /** The error (under `err` or `error`) whose stack becomes full_message. */
-function errorWithStack (record: Record<string, unknown>): object | undefined {
+function errorWithStack (record: Record<string, unknown>): { stack: string } | undefined {
   for (const key of ['err', 'error']) {
     const error = record[key] as { stack?: unknown } | undefined
-    if (error !== null && typeof error === 'object' && typeof error.stack === 'string') return error
+    if (error !== null && typeof error === 'object' && typeof error.stack === 'string') return error as { stack: string }
   }
   return undefined
 }
