@@ -95,8 +95,8 @@ export class RecordQueue {
   pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined, length: number): void {
     const offset = this.#reserve(length)
     const ring = this.#ring
-    // The head is short: a loop beats Buffer#copy, which makes a view for each call.
-    for (let i = 0; i < head.length; i++) ring[offset + i] = head[i]
+    // A whole array is set with no view made for it (Buffer#copy of a range makes one).
+    ring.set(head, offset)
     source.copy(ring, offset + head.length, start, end)
     if (terminator !== undefined) ring[offset + length - 1] = terminator
   }

@@ -20,6 +20,7 @@ const LINES = [
   `{"time":${T + 2},"msg":"time first"}`,
   `{"level":30,"time":${T + 3},"msg":"multi-byte: héllo 日本 🎉"}`,
   `{"level":30,"time":${T + 3},"date":42,"msg":"has its own date key"}`,
+  `{"level":30,"time":${T + 3},"update":"date\\":","msg":"the date key's bytes in another key and in a string"}`,
   `{"level":30,"time":${T + 4},"msg":"escaped control \\u0001 and quote \\""}`,
   `{"msg":"time later","time":${T + 5}}`,
   `{"msg":"ISO time","time":"2023-11-14T22:13:20.500Z"}`,

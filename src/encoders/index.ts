@@ -90,7 +90,10 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
   let headEpoch = -1
   return {
     // A \u escape may spell the date key or a lone surrogate: such lines are parsed.
-    needles: splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix],
+    // The date key is looked for without its opening quote: Buffer#indexOf runs
+    // memchr to the needle's first byte, and a quote opens every key and string
+    // (a line the shorter needle finds without the quote is merely parsed).
+    needles: splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix.subarray(1)],
     take (epoch, line, start, end, sink) {
       if (end - start <= 2 || line[end - 1] !== CLOSE_BRACE) return false
       if (epoch !== headEpoch) {
