@@ -3,6 +3,10 @@ import { hostname } from 'node:os'
 import { describe, test } from 'node:test'
 import { encodeMessages, type Options } from '../src/index.js'
 import { syslogLevel } from '../src/encoders/gelf.js'
+import { timeFromEpoch } from '../src/encoders/dates.js'
+import { createEncoder } from '../src/encoders/index.js'
+import { leadingTime } from '../src/ndjson.js'
+import { resolveEncoderOptions } from '../src/options.js'
 
 const time = { sec: 1700000000, nsec: 250000000 }
 
@@ -121,5 +125,112 @@ describe('GELF 1.1', () => {
     const dropped: string[] = []
     encodeMessages([{ time, record }], { format: 'gelf' }, (drop) => dropped.push(drop.reason))
     assert.deepEqual(dropped, ['unencodable'])
+  })
+})
+
+describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
+  /** What the line codec makes of a line, or undefined when it leaves the line to the parse path. */
+  function transcoded (line: string, options: Options = {}): string | undefined {
+    const encoder = createEncoder(resolveEncoderOptions({ ...options, format: 'gelf' }))
+    const bytes = Buffer.from(line)
+    let out: string | undefined
+    const sink = {
+      pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() },
+      pushSpliced: () => { throw new Error('GELF does not splice') }
+    }
+    const epoch = leadingTime(bytes, 0, bytes.length)
+    // The reader offers the codec only lines that open with their time (the fuzzer may move it).
+    if (epoch === -1) return undefined
+    return encoder.lineCodec!.take(epoch, bytes, 0, bytes.length, sink) ? out : undefined
+  }
+
+  /** What the parse path makes of the same line: the object encoder on JSON.parse's record. */
+  function parsed (line: string, options: Options = {}): string {
+    const encoder = createEncoder(resolveEncoderOptions({ ...options, format: 'gelf' }))
+    const bytes = Buffer.from(line)
+    return encoder.encodeRecord({ time: timeFromEpoch(leadingTime(bytes, 0, bytes.length)), json: line }) as string
+  }
+
+  test('pino\'s lines are transcoded, byte for byte what the parse path makes', () => {
+    const lines = [
+      '{"level":30,"time":1700000000250,"pid":7,"hostname":"web-1","reqId":"r-1","req":{"method":"GET","url":"/x?a=1","remoteAddress":"10.1.2.3"},"res":{"statusCode":200},"responseTime":12.5,"msg":"request completed"}',
+      '{"level":50,"time":1700000000251,"msg":"héllo 日本 🎉","tags":["a","b"],"items":[{"id":1,"price":1.25}],"empty":{},"none":[],"ok":true,"no":false,"gone":null,"id":42}',
+      '{"level":"warn","time":1700000000,"msg":"  padded  ","big":12345678901234567890,"neg":-0,"exp":1e21,"tiny":1.5e-7}',
+      '{"level":30,"time":1700000000252,"hostname":"","msg":""}',
+      `{"level":30,"time":1700000000253,"msg":"a long array","items":${JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item-${i}`, price: i * 1.25, tags: ['a', 'ü'] })))}}`
+    ]
+    for (const line of lines) {
+      const fast = transcoded(line)
+      assert.ok(fast !== undefined, `transcoded: ${line}`)
+      assert.equal(fast, parsed(line))
+    }
+  })
+
+  test('lines where the two could differ go the parse path', () => {
+    const lines = [
+      // names that meet once flattened (the parse path numbers them), GELF's `_id`
+      '{"level":30,"time":1,"a_b":1,"a":{"b":2}}',
+      '{"level":30,"time":1,"id":1,"_id":2}',
+      // a key given twice, a key JSON.parse puts first, a name GELF would change
+      '{"level":30,"time":1,"a":1,"a":null}',
+      '{"level":30,"time":1,"x":1,"7":2}',
+      '{"level":30,"time":1,"bad key":1}',
+      // an error's stack, a timestamp key, a message that is not a string
+      '{"level":50,"time":1,"err":{"type":"Error","stack":"Error: x    at y"}}',
+      '{"level":30,"time":1,"timestamp":2}',
+      '{"level":30,"time":1,"msg":{"a":1}}',
+      // whitespace, a number in an array JSON prints otherwise, invalid UTF-8, a message of Unicode spaces
+      '{"level":30,"time":1, "msg":"x"}',
+      '{"level":30,"time":1,"a":[1.50]}',
+      '{"level":30,"time":1,"msg":"\u00a0"}',
+      // not JSON
+      '{"level":30,"time":1,"a":}'
+    ]
+    for (const line of lines) assert.equal(transcoded(line), undefined, line)
+    // U+FFFD is a character like any other; a byte that is no UTF-8 is the parse path's to replace.
+    assert.notEqual(transcoded('{"level":30,"time":1,"s":"\uFFFD"}'), undefined)
+    const invalid = Buffer.concat([Buffer.from('{"level":30,"time":1,"s":"'), Buffer.of(0xff), Buffer.from('"}')])
+    const encoder = createEncoder(resolveEncoderOptions({ format: 'gelf' }))
+    assert.equal(encoder.lineCodec!.take(1, invalid, 0, invalid.length, { pushEncoded: () => {}, pushSpliced: () => {} }), false)
+  })
+
+  test('fuzzed: every line the codec takes is byte for byte the parse path\'s', () => {
+    // mulberry32: a small seeded generator, so a failure can be replayed.
+    let seed = 0x9e3779b9
+    const random = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
+    const KEYS = ['msg', 'message', 'short_message', 'host', 'hostname', 'id', '_id', 'a', 'a_b', 'b', 'level', 'time', 'err', 'req', 'x.y', 'x-y', 'constructor', '__proto__', 'full_message', 'é']
+    const TEXTS = ['', ' ', 'hi', 'héllo 日本 🎉', '\u00a0', 'a"b', 'info', 'warn', 'constructor', '3', 'INFO']
+    const NUMBERS = [0, 1, -1, 30, 12.5, 1e21, -0, 0.1, 2 ** 60, 1.5e-7]
+    const value = (depth: number): unknown => {
+      const r = random()
+      if (depth > 3 || r < 0.3) return pick(TEXTS)
+      if (r < 0.45) return pick(NUMBERS)
+      if (r < 0.55) return pick([true, false, null])
+      const size = Math.floor(random() * 4)
+      if (r < 0.8) return Object.fromEntries(Array.from({ length: size }, () => [pick(KEYS), value(depth + 1)]))
+      return Array.from({ length: size }, () => value(depth + 1))
+    }
+    let taken = 0
+    for (let i = 0; i < 5000; i++) {
+      const record = Object.fromEntries(Array.from({ length: Math.floor(random() * 6) }, () => [pick(KEYS), value(0)]))
+      const line = JSON.stringify({ level: pick([30, 40, 'info', 'warn', 'x']), time: 1700000000000 + i, ...record })
+      const fast = transcoded(line, i % 2 === 0 ? {} : { gelfShortMessageKey: 'a', gelfLevelKey: 'b' })
+      if (fast === undefined) continue
+      taken++
+      assert.equal(fast, parsed(line, i % 2 === 0 ? {} : { gelfShortMessageKey: 'a', gelfLevelKey: 'b' }), line)
+    }
+    // The generator makes collisions and odd keys on purpose; most lines must still take the fast path.
+    assert.ok(taken > 1000, `only ${taken} of 5000 lines transcoded`)
+  })
+
+  test('a level named like an Object method is no level', () => {
+    assert.equal(syslogLevel('constructor'), undefined)
+    assert.equal(syslogLevel('toString'), undefined)
   })
 })

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { formatDouble, parseTime, type EventTime } from './dates.js'
+import { formatDouble, parseTime, timeFromEpoch, type EventTime } from './dates.js'
 
 /** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
 export interface GelfKeys {
@@ -42,7 +42,8 @@ export function syslogLevel (level: unknown): number | undefined {
   }
   if (typeof level !== 'string') return undefined
   if (/^[0-7]$/.test(level)) return Number(level)
-  return LEVEL_NAMES[level.toLowerCase()]
+  const name = level.toLowerCase()
+  return Object.hasOwn(LEVEL_NAMES, name) ? LEVEL_NAMES[name] : undefined
 }
 
 /**
@@ -230,4 +231,533 @@ function toSeconds (value: unknown): number | undefined {
     return Number.isNaN(ms) ? undefined : ms / 1000
   }
   return undefined
+}
+
+/** Kinds of the members {@link createJsonToGelf} indexes. */
+const STRING = 0
+const NUMBER = 1
+const TRUE = 2
+const FALSE = 3
+const NULL = 4
+const OBJECT = 5
+const EMPTY_OBJECT = 6
+const ARRAY = 7
+/** Members of one line indexed at most; a line with more is parsed. */
+const MAX_MEMBERS = 1024
+const UNDERSCORE = 0x5f
+const QUOTE = 0x22
+/** 1 for each byte that may stand in a GELF field name as it is (`[\w.-]`). */
+const NAME_BYTES = new Uint8Array(256)
+for (const byte of Buffer.from('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-')) NAME_BYTES[byte] = 1
+
+/**
+ * A polynomial hash of a name's bytes, mod 2^32: the hash of `a` then `b` is
+ * hash(a) * HASH_BASE^|b| + hash(b), so a flattened name's hash comes from its
+ * parent's and its key's, and equal names (however they were flattened) hash alike.
+ */
+const HASH_BASE = 0x01000193
+
+function nameHash (name: string): number {
+  let hash = 0
+  for (const byte of Buffer.from(name)) hash = (Math.imul(hash, HASH_BASE) + byte) | 0
+  return hash
+}
+
+/**
+ * GELF from a JSON line's bytes, with no parse and no object walk: the same bytes
+ * as {@link createGelfRecordEncoder} makes from the parsed line, line feed
+ * included. It takes the lines pino writes; any line where the two could differ
+ * (a backslash, whitespace between tokens, a key GELF's names would change or
+ * that JSON.parse would reorder or merge, names that collide once flattened, an
+ * error's stack, a message or host that is not a string, a `timestamp` key, a
+ * number inside an array that JSON would print otherwise) is declined with
+ * undefined, and goes the parse path. The result is valid until the next call.
+ */
+export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Buffer, start: number, end: number) => Uint8Array | undefined {
+  // The top-level keys that feed GELF's own fields, found while the line is read:
+  // short_message's and host's candidates in order, then full_message's, level's,
+  // `time`, and the keys whose line is parsed (an error's stack, a timestamp).
+  const shortKeys = keys.shortMessageKey !== undefined ? [keys.shortMessageKey] : SHORT_MESSAGE_KEYS
+  const hostKeys = keys.hostKey !== undefined ? [keys.hostKey] : HOST_KEYS
+  const declinedKeys = ['stack', 'timestamp', ...(keys.timestampKey === undefined ? [] : [keys.timestampKey])]
+  const specialKeys = [...shortKeys, ...hostKeys, keys.fullMessageKey ?? 'full_message', keys.levelKey ?? 'level', 'time', ...declinedKeys].map((key) => Buffer.from(key))
+  const specialHash = Int32Array.from(specialKeys, (key) => nameHash(key.toString()))
+  /** The top-level member each special key is (-1: none). */
+  const specialMember = new Int32Array(specialKeys.length)
+  const HOSTS = shortKeys.length
+  const FULL = HOSTS + hostKeys.length
+  const LEVEL = FULL + 1
+  const TIME = FULL + 2
+  const DECLINED = FULL + 3
+  const STACK_HASH = nameHash('stack')
+  let nestedStack = false
+  const machine = Buffer.from(JSON.stringify(hostname()))
+  const opening = Buffer.from('{"version":"1.1","host":')
+  const shortOpening = Buffer.from(',"short_message":')
+  const noMessage = Buffer.from(JSON.stringify(NO_MESSAGE))
+  const timestampOpening = Buffer.from(',"timestamp":')
+  const levelOpening = Buffer.from(',"level":')
+  const ID_HASH = nameHash('__id')
+
+  // The index of the line's members, in document order (members of arrays are not indexed).
+  const depthOf = new Int32Array(MAX_MEMBERS)
+  const keyStart = new Int32Array(MAX_MEMBERS)
+  const keyEnd = new Int32Array(MAX_MEMBERS)
+  const keyHash = new Int32Array(MAX_MEMBERS)
+  const keyPower = new Int32Array(MAX_MEMBERS)
+  const valueStart = new Int32Array(MAX_MEMBERS)
+  const valueEnd = new Int32Array(MAX_MEMBERS)
+  const kindOf = new Uint8Array(MAX_MEMBERS)
+  let members = 0
+  /** Key hashes of the objects being read, to find a key given twice. */
+  const keyStack = new Int32Array(MAX_MEMBERS)
+  let keyCount = 0
+  /** Hashes of the names written for this line: an open-addressed table, its slots stamped with the line's number. */
+  const nameSlots = new Int32Array(MAX_MEMBERS * 4)
+  const nameStamps = new Uint32Array(MAX_MEMBERS * 4)
+  let stamp = 0
+  let src: Buffer = Buffer.allocUnsafeSlow(0)
+  let last = 0
+  let out = Buffer.allocUnsafeSlow(16 * 1024)
+  let pos = 0
+  let names = Buffer.allocUnsafeSlow(1024)
+  /** The name of the object each depth is in: its length in `names`, and its hash. */
+  const parentLength = new Int32Array(MAX_DEPTH)
+  const parentHash = new Int32Array(MAX_DEPTH)
+  let timestampEpoch = Number.NaN
+  let timestamp = Buffer.alloc(0)
+
+  return function jsonToGelf (epoch, json, start, end) {
+    src = json
+    last = end
+    members = 0
+    keyCount = 0
+    specialMember.fill(-1)
+    nestedStack = false
+    if (json[start] !== 0x7b /* { */ || object(start, 0, -1) !== end) return undefined
+    return emit(epoch)
+  }
+
+  /** A member's key equals `key`. */
+  function keyIs (member: number, key: Buffer): boolean {
+    const from = keyStart[member]
+    if (keyEnd[member] - from !== key.length) return false
+    for (let i = 0; i < key.length; i++) if (src[from + i] !== key[i]) return false
+    return true
+  }
+
+  /** The first of the special keys `[from, to)` present and not null, -1 when none is. */
+  function firstPresent (from: number, to: number): number {
+    for (let i = from; i < to; i++) {
+      const member = specialMember[i]
+      if (member !== -1 && kindOf[member] !== NULL) return member
+    }
+    return -1
+  }
+
+  /** A number member's value (parsed here when it is a plain integer). */
+  function numberOf (member: number): number {
+    const from = valueStart[member]
+    const to = valueEnd[member]
+    if (!canonical(from, to)) return Number(src.toString('latin1', from, to))
+    let value = 0
+    for (let i = src[from] === 0x2d ? from + 1 : from; i < to; i++) value = value * 10 + src[i] - 0x30
+    return src[from] === 0x2d ? -value : value
+  }
+
+  function emit (epoch: number): Uint8Array | undefined {
+    // An error's stack would become full_message: left to the parse path, as is a timestamp key.
+    if (nestedStack) return undefined
+    for (let i = DECLINED; i < specialKeys.length; i++) if (specialMember[i] !== -1) return undefined
+    const full = specialMember[FULL]
+    if (full !== -1 && kindOf[full] !== NULL) return undefined
+    const short = firstPresent(0, HOSTS)
+    if (short !== -1 && kindOf[short] !== STRING) return undefined
+    const host = firstPresent(HOSTS, FULL)
+    if (host !== -1 && kindOf[host] !== STRING) return undefined
+    const hostConsumed = host !== -1 && valueEnd[host] - valueStart[host] > 2
+    let shortVisible = false
+    if (short !== -1) {
+      let high = false
+      for (let i = valueStart[short] + 1; i < valueEnd[short] - 1; i++) {
+        const byte = src[i]
+        if (byte >= 0x80) high = true
+        else if (byte !== 0x20) shortVisible = true
+      }
+      // Only Unicode whitespace and spaces: what String#trim takes is the parse path's to judge.
+      if (high && !shortVisible) return undefined
+    }
+    const time = specialMember[TIME]
+    const timeConsumed = time !== -1 && kindOf[time] === NUMBER && numberOf(time) === epoch
+    const levelMember = specialMember[LEVEL]
+    let level: number | undefined
+    if (levelMember !== -1 && (kindOf[levelMember] === NUMBER || kindOf[levelMember] === STRING)) {
+      level = kindOf[levelMember] === NUMBER
+        ? syslogLevel(numberOf(levelMember))
+        : syslogLevel(src.toString('utf8', valueStart[levelMember] + 1, valueEnd[levelMember] - 1))
+    }
+
+    if (epoch !== timestampEpoch) {
+      const { sec, nsec } = timeFromEpoch(epoch)
+      timestamp = Buffer.from(formatDouble(sec + nsec / 1e9))
+      timestampEpoch = epoch
+    }
+    // A name is at most the line long (and `__id`); the header's values are the line's or short.
+    if (names.length < last + 8) names = Buffer.allocUnsafeSlow((last + 8) * 2)
+    pos = 0
+    room(256 + last)
+    put(opening)
+    if (hostConsumed) copy(valueStart[host], valueEnd[host])
+    else put(machine)
+    put(shortOpening)
+    if (shortVisible) copy(valueStart[short], valueEnd[short])
+    else put(noMessage)
+    put(timestampOpening)
+    put(timestamp)
+    if (level !== undefined) {
+      put(levelOpening)
+      out[pos++] = 0x30 + level
+    }
+
+    stamp = (stamp + 1) >>> 0
+    if (stamp === 0) {
+      nameStamps.fill(0)
+      stamp = 1
+    }
+    parentLength[0] = 0
+    parentHash[0] = 0
+    for (let member = 0; member < members; member++) {
+      const depth = depthOf[member]
+      if (depth === 0 && (member === short || (member === host && hostConsumed) ||
+        (member === time && timeConsumed) || (member === levelMember && level !== undefined))) continue
+      const kind = kindOf[member]
+      if (kind === NULL) continue
+      // The name is the parent's, `_` and the key; its hash composes theirs (see nameHash).
+      const parent = parentLength[depth]
+      const from = keyStart[member]
+      const to = keyEnd[member]
+      // GELF forbids `_id`: it is `__id` (the name the key `_id` makes too).
+      const id = kind !== OBJECT && depth === 0 && to - from === 2 && src[from] === 0x69 && src[from + 1] === 0x64
+      const hash = id ? ID_HASH : (Math.imul(Math.imul(parentHash[depth], HASH_BASE) + UNDERSCORE, keyPower[member]) + keyHash[member]) | 0
+      if (kind === OBJECT) {
+        names[parent] = UNDERSCORE
+        for (let i = from; i < to; i++) names[parent + 1 + i - from] = src[i]
+        parentLength[depth + 1] = parent + 1 + to - from
+        parentHash[depth + 1] = hash
+        continue
+      }
+      // Names that meet once flattened get `_2`… in the parse path.
+      if (!claimName(hash)) return undefined
+      // Quotes and escapes at most double a value.
+      room(parent + (to - from) + 2 * (valueEnd[member] - valueStart[member]) + 32)
+      const target = out
+      let at = pos
+      target[at++] = 0x2c /* , */
+      target[at++] = QUOTE
+      for (let i = 0; i < parent; i++) target[at++] = names[i]
+      target[at++] = UNDERSCORE
+      if (id) target[at++] = UNDERSCORE
+      pos = at
+      // `key":`, as the line has it.
+      copy(from, valueStart[member])
+      if (!value(kind, valueStart[member], valueEnd[member])) return undefined
+    }
+    out[pos++] = 0x7d /* } */
+    out[pos++] = 0x0a
+    return out.subarray(0, pos)
+  }
+
+  /** Write a member's value as the parse path would; false when it would not be the same. */
+  function value (kind: number, from: number, to: number): boolean {
+    switch (kind) {
+      case STRING:
+        copy(from, to)
+        return true
+      case NUMBER: {
+        if (canonical(from, to)) {
+          copy(from, to)
+          return true
+        }
+        const number = Number(src.toString('latin1', from, to))
+        if (!Number.isFinite(number)) return false
+        pos += out.write(String(number), pos, 'latin1')
+        return true
+      }
+      case TRUE: case FALSE:
+        out[pos++] = QUOTE
+        copy(from, to)
+        out[pos++] = QUOTE
+        return true
+      case EMPTY_OBJECT:
+        pos += out.write('"{}"', pos, 'latin1')
+        return true
+      default: // ARRAY: its JSON text, as a string
+        // A long one is quoted in C++: the same bytes, as the text holds no backslash and no control character.
+        if (to - from > 64) {
+          pos += out.write(JSON.stringify(src.toString('utf8', from, to)), pos)
+          return true
+        }
+        out[pos++] = QUOTE
+        for (let i = from; i < to; i++) {
+          const byte = src[i]
+          if (byte === QUOTE) out[pos++] = 0x5c /* \ */
+          out[pos++] = byte
+        }
+        out[pos++] = QUOTE
+        return true
+    }
+  }
+
+  /** Note a name's hash as written for this line; false when it was already (or its hash was: then the line is parsed). */
+  function claimName (hash: number): boolean {
+    const mask = nameSlots.length - 1
+    let slot = hash & mask
+    while (nameStamps[slot] === stamp) {
+      if (nameSlots[slot] === hash) return false
+      slot = (slot + 1) & mask
+    }
+    nameStamps[slot] = stamp
+    nameSlots[slot] = hash
+    return true
+  }
+
+  /** Make room for `bytes` more in the output, keeping what is written. */
+  function room (bytes: number): void {
+    if (pos + bytes <= out.length) return
+    const larger = Buffer.allocUnsafeSlow(Math.max(pos + bytes, out.length * 2))
+    out.copy(larger, 0, 0, pos)
+    out = larger
+  }
+
+  function put (bytes: Buffer): void {
+    out.set(bytes, pos)
+    pos += bytes.length
+  }
+
+  function copy (from: number, to: number): void {
+    // A call into C++ costs about as much as copying 30 bytes here.
+    if (to - from > 48) {
+      pos += src.copy(out, pos, from, to)
+      return
+    }
+    const bytes = src
+    const target = out
+    let at = pos
+    for (let i = from; i < to; i++) target[at++] = bytes[i]
+    pos = at
+  }
+
+  /**
+   * Read an object from `at` (its `{`) and index its members; returns the index
+   * just past it, or -1 for anything this path declines (invalid JSON included).
+   * `parent` is the member it is the value of; -2 inside an array, where members are not indexed.
+   */
+  function object (at: number, depth: number, parent: number): number {
+    if (depth > MAX_DEPTH - 4) return -1
+    at++
+    if (src[at] === 0x7d /* } */) {
+      if (parent >= 0) kindOf[parent] = EMPTY_OBJECT
+      return at + 1
+    }
+    const keysFrom = keyCount
+    const indexed = parent !== -2
+    for (;;) {
+      if (src[at] !== QUOTE) return -1
+      const from = at + 1
+      let hash = 0
+      let power = 1
+      at = from
+      for (;;) {
+        if (at >= last) return -1
+        const byte = src[at]
+        if (byte === QUOTE) break
+        if (indexed ? NAME_BYTES[byte] === 0 : byte < 0x20 || byte >= 0x80) return -1
+        hash = (Math.imul(hash, HASH_BASE) + byte) | 0
+        power = Math.imul(power, HASH_BASE)
+        at++
+      }
+      // An empty key, or one JSON.parse would put first (an array index): parsed.
+      if (at === from || (src[from] >= 0x30 && src[from] <= 0x39)) return -1
+      for (let i = keysFrom; i < keyCount; i++) if (keyStack[i] === hash) return -1
+      if (keyCount === MAX_MEMBERS) return -1
+      keyStack[keyCount++] = hash
+      if (src[at + 1] !== 0x3a /* : */) return -1
+      let member = -2
+      if (indexed) {
+        if (members === MAX_MEMBERS) return -1
+        member = members++
+        depthOf[member] = depth
+        keyStart[member] = from
+        keyEnd[member] = at
+        keyHash[member] = hash
+        keyPower[member] = power
+        if (depth === 0) {
+          for (let i = 0; i < specialHash.length; i++) if (specialHash[i] === hash && keyIs(member, specialKeys[i])) specialMember[i] = member
+        } else if (depth === 1 && hash === STACK_HASH && keyIs(member, specialKeys[DECLINED])) {
+          nestedStack = true
+        }
+        valueStart[member] = at + 2
+      }
+      at = member === -2 ? element(at + 2, depth + 1) : memberValue(at + 2, depth + 1, member)
+      if (at === -1) return -1
+      if (member !== -2) valueEnd[member] = at
+      const byte = src[at]
+      if (byte === 0x2c /* , */) {
+        at++
+        continue
+      }
+      if (byte !== 0x7d /* } */) return -1
+      keyCount = keysFrom
+      return at + 1
+    }
+  }
+
+  /** A member's value outside arrays: its kind noted, its end returned (-1: declined). */
+  function memberValue (at: number, depth: number, member: number): number {
+    const byte = src[at]
+    if (byte === 0x7b /* { */) {
+      kindOf[member] = OBJECT
+      return object(at, depth, member)
+    }
+    if (byte === 0x5b /* [ */) {
+      kindOf[member] = ARRAY
+      return array(at, depth)
+    }
+    if (byte === QUOTE) {
+      kindOf[member] = STRING
+      return string(at)
+    }
+    if (byte === 0x74 /* t */) {
+      kindOf[member] = TRUE
+      return literal(at, 'true')
+    }
+    if (byte === 0x66 /* f */) {
+      kindOf[member] = FALSE
+      return literal(at, 'false')
+    }
+    if (byte === 0x6e /* n */) {
+      kindOf[member] = NULL
+      return literal(at, 'null')
+    }
+    kindOf[member] = NUMBER
+    return number(at, false)
+  }
+
+  /** A value inside an array: checked, not indexed; JSON.stringify must print it as it is. */
+  function element (at: number, depth: number): number {
+    const byte = src[at]
+    if (byte === 0x7b /* { */) return object(at, depth, -2)
+    if (byte === 0x5b /* [ */) return array(at, depth)
+    if (byte === QUOTE) return string(at)
+    if (byte === 0x74 /* t */) return literal(at, 'true')
+    if (byte === 0x66 /* f */) return literal(at, 'false')
+    if (byte === 0x6e /* n */) return literal(at, 'null')
+    return number(at, true)
+  }
+
+  function array (at: number, depth: number): number {
+    if (depth > MAX_DEPTH - 4) return -1
+    at++
+    if (src[at] === 0x5d /* ] */) return at + 1
+    for (;;) {
+      at = element(at, depth + 1)
+      if (at === -1) return -1
+      const byte = src[at]
+      if (byte === 0x2c /* , */) {
+        at++
+        continue
+      }
+      return byte === 0x5d /* ] */ ? at + 1 : -1
+    }
+  }
+
+  /** A string with no escape (the reader offers no line with a backslash), in valid UTF-8. */
+  function string (at: number): number {
+    const bytes = src
+    at++
+    for (;;) {
+      if (at >= last) return -1
+      const byte = bytes[at]
+      if (byte === QUOTE) return at + 1
+      if (byte < 0x20 || byte === 0x5c) return -1
+      if (byte < 0x80) {
+        at++
+        continue
+      }
+      at = utf8Sequence(at)
+      if (at === -1) return -1
+    }
+  }
+
+  /** Past one multi-byte UTF-8 character at `at`, or -1 when it is not one (a string would then get U+FFFD). */
+  function utf8Sequence (at: number): number {
+    const lead = src[at]
+    let length: number
+    let min: number
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2
+      min = 0x80
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3
+      min = 0x800
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4
+      min = 0x10000
+    } else {
+      return -1
+    }
+    if (at + length > last) return -1
+    let code = lead & (0xff >> (length + 1))
+    for (let i = 1; i < length; i++) {
+      const byte = src[at + i]
+      if ((byte & 0xc0) !== 0x80) return -1
+      code = (code << 6) | (byte & 0x3f)
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return -1
+    return at + length
+  }
+
+  function literal (at: number, word: string): number {
+    for (let i = 0; i < word.length; i++) if (src[at + i] !== word.charCodeAt(i)) return -1
+    return at + word.length
+  }
+
+  /** A JSON number; inside an array only one JavaScript prints back as it is. */
+  function number (at: number, inArray: boolean): number {
+    const from = at
+    if (src[at] === 0x2d /* - */) at++
+    if (src[at] === 0x30 /* 0 */) {
+      at++
+    } else {
+      const digits = at
+      while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
+      if (at === digits) return -1
+    }
+    if (src[at] === 0x2e /* . */) {
+      const digits = ++at
+      while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
+      if (at === digits) return -1
+    }
+    if (src[at] === 0x65 || src[at] === 0x45 /* e E */) {
+      at++
+      if (src[at] === 0x2b || src[at] === 0x2d /* + - */) at++
+      const digits = at
+      while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
+      if (at === digits) return -1
+    }
+    if (inArray && !canonical(from, at)) {
+      const text = src.toString('latin1', from, at)
+      if (String(Number(text)) !== text) return -1
+    }
+    return at
+  }
+
+  /** An integer JavaScript prints back digit for digit: at most 15 digits, not `-0`. */
+  function canonical (from: number, to: number): boolean {
+    const negative = src[from] === 0x2d
+    const digits = to - from - (negative ? 1 : 0)
+    if (digits > 15 || (negative && digits === 1 && src[to - 1] === 0x30)) return false
+    for (let i = negative ? from + 1 : from; i < to; i++) if (src[i] < 0x30 || src[i] > 0x39) return false
+    return true
+  }
 }

@@ -1,7 +1,7 @@
 import type { EncoderOptions, Format } from '../options.js'
 import type { Chunk } from '../queue.js'
 import { timeFromEpoch, type EventTime } from './dates.js'
-import { createGelfRecordEncoder } from './gelf.js'
+import { createGelfRecordEncoder, createJsonToGelf } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, wellFormed, wellFormedJson, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
 
@@ -81,6 +81,7 @@ export interface LineSink {
 
 const OPEN_BRACKET = Buffer.from('[')
 const BACKSLASH_U = Buffer.from('\\u')
+const BACKSLASH = Buffer.from('\\')
 const CLOSE_BRACE = 0x7d
 
 /** The JSON formats: the line's `{` becomes the head with the date, the rest is copied as it is. */
@@ -125,6 +126,19 @@ function transcodeCodec (): LineCodec {
   }
 }
 
+/** GELF: the line's bytes transcoded, with no parse; a line with a backslash is parsed. */
+function gelfCodec (transcode: ReturnType<typeof createJsonToGelf>): LineCodec {
+  return {
+    needles: [BACKSLASH],
+    take (epoch, line, start, end, sink) {
+      const record = transcode(epoch, line, start, end)
+      if (record === undefined) return false
+      sink.pushEncoded(record)
+      return true
+    }
+  }
+}
+
 function parseObject (json: string): Record<string, unknown> {
   const value = JSON.parse(json) as unknown
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('the record is not a JSON object')
@@ -154,13 +168,15 @@ export function createEncoder (options: EncoderOptions): Encoder {
   } else {
     let encodeText: (event: LogEvent | JsonEvent) => string
     if (format === 'gelf') {
-      const encodeGelf = createGelfRecordEncoder({
+      const keys = {
         shortMessageKey: options.gelfShortMessageKey,
         fullMessageKey: options.gelfFullMessageKey,
         hostKey: options.gelfHostKey,
         levelKey: options.gelfLevelKey,
         timestampKey: options.gelfTimestampKey
-      })
+      }
+      const encodeGelf = createGelfRecordEncoder(keys)
+      lineCodec = gelfCodec(createJsonToGelf(keys))
       encodeText = (event) => 'json' in event
         ? encodeGelf(event.time, event.record ?? parseObject(event.json))
         : encodeGelf(event.time, event.record, event.metadata)
