@@ -107,6 +107,56 @@ describe('RecordQueue', () => {
     assert.throws(() => { queue.push('a'); queue.takeBatch(10, 0); queue.removeLarger(0, () => {}) }, /in flight/)
   })
 
+  test('thousands of small records: the index wraps and grows, with evictions, batches and removals', () => {
+    let seed = 5
+    const random = (): number => { seed = (seed * 48271) % 2147483647; return seed / 2147483647 }
+    const evicted: string[] = []
+    const LIMIT = 16 * 1024
+    const queue = new RecordQueue(LIMIT, 64, 'drop_oldest', (view) => evicted.push(view.toString()))
+    const kept: string[] = []
+    let keptBytes = 0
+    let sent = 0
+    let most = 0
+    for (let i = 0; i < 60_000; i++) {
+      const record = `${i % 10}${'z'.repeat(Math.floor(random() * 4))}`
+      queue.push(record)
+      kept.push(record)
+      keptBytes += record.length
+      // The oldest records give way, in order: for the byte bound, or for a contiguous place in the ring.
+      while (evicted.length > 0) {
+        const oldest = kept.shift()!
+        keptBytes -= oldest.length
+        assert.equal(evicted.shift(), oldest)
+        sent = Math.max(0, sent - 1)
+      }
+      assert.ok(keptBytes <= LIMIT)
+      if (random() < 0.002) {
+        // Send some, confirm part of what is in flight.
+        const batch = Buffer.concat(queue.takeBatch(200, 0)).toString()
+        const inFlight = queue.length - queue.unsent
+        assert.equal(batch, kept.slice(sent, inFlight).join(''), 'a batch continues where the last one ended')
+        sent = inFlight
+        const confirmed = Math.floor(sent / 2)
+        queue.confirm(queue.sentEnd - (sent - confirmed))
+        for (const record of kept.splice(0, confirmed)) keptBytes -= record.length
+        sent -= confirmed
+      }
+      if (random() < 0.0005) {
+        queue.rewind()
+        sent = 0
+        queue.removeLarger(3, () => {})
+        for (const record of kept.filter((r) => r.length > 3)) keptBytes -= record.length
+        kept.splice(0, kept.length, ...kept.filter((r) => r.length <= 3))
+      }
+      assert.equal(queue.length, kept.length)
+      assert.equal(queue.bytes, keptBytes)
+      most = Math.max(most, queue.length)
+    }
+    assert.ok(most > 2048, `more records than the index starts with (${most})`)
+    queue.rewind()
+    assert.equal(Buffer.concat(queue.takeBatch(Infinity, 0)).toString(), kept.join(''))
+  })
+
   test('a ring grown for an outage is given back once the queue is empty', () => {
     const queue = new RecordQueue(16 * 1024 * 1024, 1024, 'drop_oldest', () => {})
     for (let i = 0; i < 10_000; i++) queue.push('y'.repeat(1000))
