@@ -405,7 +405,7 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
     // A name is at most the line long (and `__id`); the header's values are the line's or short.
     if (names.length < last + 8) names = Buffer.allocUnsafeSlow((last + 8) * 2)
     pos = 0
-    room(256 + last)
+    room(256 + machine.length + last)
     put(opening)
     if (hostConsumed) copy(valueStart[host], valueEnd[host])
     else put(machine)
