@@ -246,9 +246,9 @@ const ARRAY = 7
 const MAX_MEMBERS = 1024
 const UNDERSCORE = 0x5f
 const QUOTE = 0x22
-/** 1 for each byte that may stand in a GELF field name as it is (`[\w.-]`). */
+/** 1 for each byte that may stand in a GELF field name as it is: the ASCII characters UNSAFE spares. */
 const NAME_BYTES = new Uint8Array(256)
-for (const byte of Buffer.from('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-')) NAME_BYTES[byte] = 1
+for (let byte = 0; byte < 0x80; byte++) NAME_BYTES[byte] = String.fromCharCode(byte).replace(UNSAFE, '') === '' ? 0 : 1
 
 /**
  * A polynomial hash of a name's bytes, mod 2^32: the hash of `a` then `b` is

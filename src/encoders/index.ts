@@ -107,29 +107,13 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
   }
 }
 
-/** msgpack: the line's bytes transcoded, with no parse. */
-function transcodeCodec (): LineCodec {
-  const transcode = createJsonToMsgpack()
+/**
+ * msgpack and GELF: the line's bytes transcoded, with no parse. A line the
+ * transcoder declines (undefined) goes the parse path, which decides what it is.
+ */
+function transcodeCodec (needles: readonly Buffer[], transcode: (epoch: number, line: Buffer, start: number, end: number) => Uint8Array | undefined): LineCodec {
   return {
-    needles: [],
-    take (epoch, line, start, end, sink) {
-      let record: Uint8Array
-      try {
-        record = transcode(timeFromEpoch(epoch), line, start, end)
-      } catch {
-        // Not a record the transcoder takes: the parse path decides what it is.
-        return false
-      }
-      sink.pushEncoded(record)
-      return true
-    }
-  }
-}
-
-/** GELF: the line's bytes transcoded, with no parse; a line with a backslash is parsed. */
-function gelfCodec (transcode: ReturnType<typeof createJsonToGelf>): LineCodec {
-  return {
-    needles: [BACKSLASH],
+    needles,
     take (epoch, line, start, end, sink) {
       const record = transcode(epoch, line, start, end)
       if (record === undefined) return false
@@ -158,7 +142,14 @@ export function createEncoder (options: EncoderOptions): Encoder {
 
   if (format === 'msgpack') {
     const encodeMsgpack = createMsgpackRecordEncoder()
-    lineCodec = transcodeCodec()
+    const toMsgpack = createJsonToMsgpack()
+    lineCodec = transcodeCodec([], (epoch, line, start, end) => {
+      try {
+        return toMsgpack(timeFromEpoch(epoch), line, start, end)
+      } catch {
+        return undefined
+      }
+    })
     encodeRecord = (event) => {
       const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
       // A lone UTF-16 surrogate becomes U+FFFD, as in the JSON formats' UTF-8,
@@ -176,7 +167,8 @@ export function createEncoder (options: EncoderOptions): Encoder {
         timestampKey: options.gelfTimestampKey
       }
       const encodeGelf = createGelfRecordEncoder(keys)
-      lineCodec = gelfCodec(createJsonToGelf(keys))
+      // A backslash (an escape) sends the line the parse path: see createJsonToGelf.
+      lineCodec = transcodeCodec([BACKSLASH], createJsonToGelf(keys))
       encodeText = (event) => 'json' in event
         ? encodeGelf(event.time, event.record ?? parseObject(event.json))
         : encodeGelf(event.time, event.record, event.metadata)
