@@ -99,7 +99,7 @@ export class NdjsonReader {
  * made for it; one scratch buffer serves every chunk.
  */
 export class LineBuffer {
-  #scratch = Buffer.allocUnsafeSlow(64 * 1024)
+  #scratch = Buffer.allocUnsafeSlow(256 * 1024)
   /** The scratch buffer holds `[0, #total)`, of which `[0, #end)` was handed out as whole lines. */
   #end = 0
   #total = 0
@@ -112,18 +112,22 @@ export class LineBuffer {
   append (text: string | Buffer): { bytes: Buffer, end: number, textStart: number, ascii: boolean } {
     this.#settle()
     const before = this.#total
-    const byteLength = typeof text === 'string' ? Buffer.byteLength(text) : text.length
-    const needed = before + byteLength
-    if (needed > this.#scratch.length) {
-      const larger = Buffer.allocUnsafeSlow(Math.max(needed, this.#scratch.length * 2))
-      this.#scratch.copy(larger, 0, 0, before)
-      this.#scratch = larger
+    // A text is measured (a pass over it) only when the most bytes it can take,
+    // 3 per UTF-16 unit, may not fit; the buffer grows by what it really needs.
+    if (before + (typeof text === 'string' ? text.length * 3 : text.length) > this.#scratch.length) {
+      const needed = before + (typeof text === 'string' ? Buffer.byteLength(text) : text.length)
+      if (needed > this.#scratch.length) {
+        const larger = Buffer.allocUnsafeSlow(Math.max(needed, this.#scratch.length * 2))
+        this.#scratch.copy(larger, 0, 0, before)
+        this.#scratch = larger
+      }
     }
-    this.#total = before + (typeof text === 'string' ? this.#scratch.write(text, before, 'utf8') : text.copy(this.#scratch, before))
+    const written = typeof text === 'string' ? this.#scratch.write(text, before, 'utf8') : text.copy(this.#scratch, before)
+    this.#total = before + written
     // Only the new text can hold the last line feed.
     const last = this.#scratch.subarray(before, this.#total).lastIndexOf(0x0a)
     if (last !== -1) this.#end = before + last + 1
-    return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: typeof text === 'string' && byteLength === text.length }
+    return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: typeof text === 'string' && written === text.length }
   }
 
   /** The unfinished line, if any (a copy); nothing is held after. */

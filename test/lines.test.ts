@@ -98,6 +98,19 @@ describe('JSON lines', () => {
     }
   })
 
+  test('LineBuffer takes chunks of any size, and tells ASCII text from other text', () => {
+    const buffer = new LineBuffer()
+    // Sizes around what its buffer holds, measured or not, with and without multi-byte characters.
+    for (const [size, tail] of [[1, ''], [90_000, ''], [200_000, ''], [200_000, 'é'], [300_000, '日本'], [1_000_000, '😀'], [10, '']] as const) {
+      const line = 'x'.repeat(size) + tail
+      const { bytes, end, textStart, ascii } = buffer.append(line + '\n' + 'next')
+      assert.equal(ascii, tail === '', `${size} ${tail}`)
+      assert.equal(bytes.toString('utf8', 0, end), 'next'.repeat(size === 1 ? 0 : 1) + line + '\n')
+      assert.equal(textStart, size === 1 ? 0 : 4)
+    }
+    assert.equal(buffer.takeRest().toString(), 'next')
+  })
+
   for (const format of ['json_lines', 'json', 'json_stream', 'msgpack', 'gelf'] as Format[]) {
     test(`${format}: NdjsonReader sends what write() sends for the same lines, whatever the chunking`, async () => {
       const server = await startServer({ format })
