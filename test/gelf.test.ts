@@ -229,6 +229,37 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
     assert.ok(taken > 1000, `only ${taken} of 5000 lines transcoded`)
   })
 
+  test('fuzzed numbers: any JSON number, as a member or in an array, is written as the parse path prints it', () => {
+    let seed = 12345
+    const random = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+    const digits = (count: number, first = '0123456789'): string => Array.from({ length: count }, (_, i) => (i === 0 ? first : '0123456789')[Math.floor(random() * (i === 0 ? first.length : 10))]).join('')
+    /** A JSON number text, often one JavaScript would print otherwise: trailing or leading zeros, long, tiny, exponents. */
+    const numberText = (): string => {
+      const sign = random() < 0.3 ? '-' : ''
+      const whole = random() < 0.4 ? '0' : digits(1 + Math.floor(random() * 17), '123456789')
+      const fraction = random() < 0.25 ? '' : '.' + '0'.repeat(random() < 0.3 ? Math.floor(random() * 9) : 0) + digits(1 + Math.floor(random() * 16))
+      const exponent = random() < 0.1 ? `e${random() < 0.5 ? '-' : ''}${digits(1 + Math.floor(random() * 2))}` : ''
+      return sign + whole + fraction + exponent
+    }
+    let taken = 0
+    let copied = 0
+    for (let i = 0; i < 20_000; i++) {
+      const text = numberText()
+      const line = `{"level":30,"time":1700000000000,"n":${text},"a":[${text},{"m":${text}}]}`
+      const fast = transcoded(line)
+      if (fast === undefined) continue
+      taken++
+      assert.equal(fast, parsed(line), line)
+      if (String(Number(text)) === text) copied++
+    }
+    assert.ok(taken > 10_000 && copied > 2_000, `taken ${taken}, printed back as written ${copied}`)
+  })
+
   test('a level named like an Object method is no level', () => {
     assert.equal(syslogLevel('constructor'), undefined)
     assert.equal(syslogLevel('toString'), undefined)

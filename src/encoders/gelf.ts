@@ -474,7 +474,7 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
         copy(from, to)
         return true
       case NUMBER: {
-        if (canonical(from, to)) {
+        if (printsAsItself(from, to)) {
           copy(from, to)
           return true
         }
@@ -745,11 +745,35 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
       if (at === digits) return -1
     }
-    if (inArray && !canonical(from, at)) {
+    if (inArray && !printsAsItself(from, at)) {
       const text = src.toString('latin1', from, at)
       if (String(Number(text)) !== text) return -1
     }
     return at
+  }
+
+  /**
+   * A JSON number JavaScript prints back byte for byte (String(Number(text)) ===
+   * text), decided without making either: no exponent, no trailing zero in the
+   * fraction, at least 1e-6 in size, not `-0`, and at most 15 significant digits
+   * (any two such decimals are different doubles, so the shortest digits that
+   * print the double are these). Anything else is checked the slow way.
+   */
+  function printsAsItself (from: number, to: number): boolean {
+    let at = src[from] === 0x2d /* - */ ? from + 1 : from
+    const intFrom = at
+    while (at < to && src[at] >= 0x30 && src[at] <= 0x39) at++
+    if (at === to) return canonical(from, to)
+    if (src[at] !== 0x2e /* . */ || src[to - 1] === 0x30 /* 0 */) return false
+    const intDigits = at - intFrom
+    const fractionFrom = at + 1
+    for (let i = fractionFrom; i < to; i++) if (src[i] < 0x30 || src[i] > 0x39) return false
+    if (intDigits === 1 && src[intFrom] === 0x30 /* 0 */) {
+      let zeros = 0
+      while (src[fractionFrom + zeros] === 0x30) zeros++
+      return zeros <= 5 && to - fractionFrom - zeros <= 15
+    }
+    return intDigits + (to - fractionFrom) <= 15
   }
 
   /** An integer JavaScript prints back digit for digit: at most 15 digits, not `-0`. */
