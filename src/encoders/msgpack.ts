@@ -88,6 +88,7 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     return out.subarray(0, pos)
   }
 
+  /** Past whitespace; its callers look at one byte first, as pino writes none. */
   function space (at: number): number {
     while (at < end) {
       const byte = src[at]
@@ -112,19 +113,21 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     if (depth >= MAX_DEPTH) fail()
     const headerAt = pos++
     let count = 0
-    at = space(at + 1)
+    at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
     if (src[at] === 0x7d /* } */) {
       out[headerAt] = 0x80
       return at + 1
     }
     for (;;) {
       if (src[at] !== QUOTE) fail()
-      at = space(string(at))
+      at = string(at)
+      if (src[at] <= 0x20) at = space(at)
       if (src[at] !== 0x3a /* : */) fail()
-      at = space(value(space(at + 1), depth + 1))
+      at = value(src[at + 1] > 0x20 ? at + 1 : space(at + 1), depth + 1)
+      if (src[at] <= 0x20) at = space(at)
       count++
       if (src[at] === 0x2c /* , */) {
-        at = space(at + 1)
+        at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
         continue
       }
       if (src[at] !== 0x7d /* } */) fail()
@@ -137,16 +140,17 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     if (depth >= MAX_DEPTH) fail()
     const headerAt = pos++
     let count = 0
-    at = space(at + 1)
+    at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
     if (src[at] === 0x5d /* ] */) {
       out[headerAt] = 0x90
       return at + 1
     }
     for (;;) {
-      at = space(value(at, depth + 1))
+      at = value(at, depth + 1)
+      if (src[at] <= 0x20) at = space(at)
       count++
       if (src[at] === 0x2c /* , */) {
-        at = space(at + 1)
+        at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
         continue
       }
       if (src[at] !== 0x5d /* ] */) fail()
