@@ -7,6 +7,7 @@ import { timeFromEpoch } from '../src/encoders/dates.js'
 import { createEncoder } from '../src/encoders/index.js'
 import { leadingTime } from '../src/ndjson.js'
 import { resolveEncoderOptions } from '../src/options.js'
+import { prng } from './helpers.js'
 
 const time = { sec: 1700000000, nsec: 250000000 }
 
@@ -195,14 +196,7 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
   })
 
   test('fuzzed: every line the codec takes is byte for byte the parse path\'s', () => {
-    // mulberry32: a small seeded generator, so a failure can be replayed.
-    let seed = 0x9e3779b9
-    const random = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
+    const random = prng(0x9e3779b9)
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
     const KEYS = ['msg', 'message', 'short_message', 'host', 'hostname', 'id', '_id', 'a', 'a_b', 'b', 'level', 'time', 'err', 'req', 'x.y', 'x-y', 'constructor', '__proto__', 'full_message', 'é']
     const TEXTS = ['', ' ', 'hi', 'héllo 日本 🎉', '\u00a0', 'a"b', 'info', 'warn', 'constructor', '3', 'INFO']
@@ -230,13 +224,7 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
   })
 
   test('fuzzed numbers: any JSON number, as a member or in an array, is written as the parse path prints it', () => {
-    let seed = 12345
-    const random = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
+    const random = prng(12345)
     const digits = (count: number, first = '0123456789'): string => Array.from({ length: count }, (_, i) => (i === 0 ? first : '0123456789')[Math.floor(random() * (i === 0 ? first.length : 10))]).join('')
     /** A JSON number text, often one JavaScript would print otherwise: trailing or leading zeros, long, tiny, exponents. */
     const numberText = (): string => {

@@ -6,16 +6,7 @@ import { createJsonToMsgpack, createMsgpackRecordEncoder } from '../src/encoders
 import { decodeMessage, encodeMessages, type DateFormat, type EventTime, type LogEvent } from '../src/index.js'
 import { createEncoder } from '../src/encoders/index.js'
 import { resolveEncoderOptions } from '../src/options.js'
-
-/** A small seeded PRNG (mulberry32), so a failure can be replayed from its seed. */
-function prng (seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from './helpers.js'
 
 const KEYS = ['msg', 'level', 'a', 'ключ', '日本', 'quote"d', 'back\\slash', 'new\nline', 'tab\t', 'emoji😀', 'nul\u0000', '', ' ', '__proto__x', 'date_', '0', '123']
 const STRINGS = ['', 'plain', 'héllo "wörld"', 'line\nbreak\r\n', '\u0001\u001f\u007f', '😀 日本 ü', '</script>', '{"json":"inside"}', 'x'.repeat(300), '\\u0041']
