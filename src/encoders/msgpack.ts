@@ -88,8 +88,9 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     return out.subarray(0, pos)
   }
 
-  /** Past whitespace; its callers look at one byte first, as pino writes none. */
+  /** Past white space, of which pino writes none: one look at the first byte settles most calls. */
   function space (at: number): number {
+    if (src[at] > 0x20) return at
     while (at < end) {
       const byte = src[at]
       if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) break
@@ -113,21 +114,19 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     if (depth >= MAX_DEPTH) fail()
     const headerAt = pos++
     let count = 0
-    at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
+    at = space(at + 1)
     if (src[at] === 0x7d /* } */) {
       out[headerAt] = 0x80
       return at + 1
     }
     for (;;) {
       if (src[at] !== QUOTE) fail()
-      at = string(at)
-      if (src[at] <= 0x20) at = space(at)
+      at = space(string(at))
       if (src[at] !== 0x3a /* : */) fail()
-      at = value(src[at + 1] > 0x20 ? at + 1 : space(at + 1), depth + 1)
-      if (src[at] <= 0x20) at = space(at)
+      at = space(value(space(at + 1), depth + 1))
       count++
       if (src[at] === 0x2c /* , */) {
-        at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
+        at = space(at + 1)
         continue
       }
       if (src[at] !== 0x7d /* } */) fail()
@@ -140,17 +139,16 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     if (depth >= MAX_DEPTH) fail()
     const headerAt = pos++
     let count = 0
-    at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
+    at = space(at + 1)
     if (src[at] === 0x5d /* ] */) {
       out[headerAt] = 0x90
       return at + 1
     }
     for (;;) {
-      at = value(at, depth + 1)
-      if (src[at] <= 0x20) at = space(at)
+      at = space(value(at, depth + 1))
       count++
       if (src[at] === 0x2c /* , */) {
-        at = src[at + 1] > 0x20 ? at + 1 : space(at + 1)
+        at = space(at + 1)
         continue
       }
       if (src[at] !== 0x5d /* ] */) fail()
