@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { RecordQueue } from '../src/queue.js'
+import { prng } from './helpers.js'
 
 const text = (parts: Buffer[]): string => Buffer.concat(parts).toString()
 
@@ -52,7 +53,7 @@ describe('RecordQueue', () => {
    * order, and is checked against a drain at the end.
    */
   function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void): RecordQueue {
-    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+    const random = prng(seed)
     const kept: string[] = []
     const queue = new RecordQueue(4096, 300, 'drop_oldest', (record) => {
       assert.equal(record.toString(), kept.shift(), 'evicted in order')
@@ -108,8 +109,7 @@ describe('RecordQueue', () => {
   })
 
   test('thousands of small records: the index wraps and grows, with evictions, batches and removals', () => {
-    let seed = 5
-    const random = (): number => { seed = (seed * 48271) % 2147483647; return seed / 2147483647 }
+    const random = prng(5)
     const evicted: string[] = []
     const LIMIT = 16 * 1024
     const queue = new RecordQueue(LIMIT, 64, 'drop_oldest', (view) => evicted.push(view.toString()))
