@@ -289,7 +289,8 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
   const LEVEL = FULL + 1
   const TIME = FULL + 2
   const DECLINED = FULL + 3
-  const STACK_HASH = nameHash('stack')
+  // The first declined key is 'stack', also declined one level down (an error's stack).
+  const STACK_HASH = specialHash[DECLINED]
   let nestedStack = false
   const machine = Buffer.from(JSON.stringify(hostname()))
   const opening = Buffer.from('{"version":"1.1","host":')
