@@ -44,10 +44,14 @@ const debug = debuglog('pino-websocket')
 const CLOSE_HANDSHAKE_TIMEOUT = 1000
 /** Connections in a row that end on a pong timeout, with no pong ever seen, before a warning that the server may never answer pings. */
 const NO_PONG_CONNECTIONS = 2
+/** Connections in a row that the server closed, after the upgrade, before confirming anything, before a warning. */
+const CLOSED_UNCONFIRMED_CONNECTIONS = 3
 /** Close code of a message too big for the server (RFC 6455 7.4.1). */
 const MESSAGE_TOO_BIG = 1009
 /** Close code of a connection that ended without a close frame (a reset, a crash, or a close frame lost to a reset). */
 const ABNORMAL = 1006
+/** The longest wait between attempts once the transport is ending: the last records get every chance within closeTimeout. */
+const ENDING_RETRY_DELAY = 200
 /** Smallest message size a suspected (not stated) limit shrinks messages to. */
 const MIN_SUSPECTED_LIMIT = 4096
 /** A warning of each code goes out at most this often; what happened meanwhile is summed up in the next. */
@@ -91,7 +95,8 @@ export interface ClientEvents {
   disconnect: [{ endpoint: string, code: number, reason: string }]
   reconnecting: [{ endpoint: string, attempt: number, delay: number, error?: string, status?: number }]
   drop: [{ reason: DropReason, count: number, error?: string }]
-  warn: [{ code: string, message: string }]
+  /** `exit`: said as the transport ends, maybe with the process: print it synchronously. */
+  warn: [{ code: string, message: string, exit?: boolean }]
 }
 
 export class Client extends EventEmitter<ClientEvents> implements RecordSink {
@@ -108,6 +113,9 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   /** Whether any pong ever came, and how many connections in a row timed out on pongs before one did. */
   #pongSeen = false
   #noPongConnections = 0
+  /** Whether this connection has confirmed a record, and how many in a row ended before one did. */
+  #confirmedHere = false
+  #closedUnconfirmed = 0
   /** Messages sent on this connection and not yet confirmed: the queue positions they span, their size. */
   #unconfirmed: Array<{ start: number, end: number, bytes: number }> = []
   /** Where the first unconfirmed message started when the last connection died abnormally (-1: no such death since a confirmation). */
@@ -124,6 +132,13 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #roomWaiters: Array<{ bytes: number, resolve: () => void }> = []
   #closing: Promise<void> | undefined
   #exitFlushedAt = -1
+  /** Why the server has not taken records lately, for the line at exit (cleared by a confirmation). */
+  #lastFailure: string | undefined
+  #attemptStartedAt = 0
+  /** Set once the transport is ending (close(), the app's end): retry at once, then at short intervals. */
+  #ending = false
+  /** The fallback file's counters as of the last drop warning. */
+  #reported = { written: 0, lost: 0 }
 
   constructor (options: ResolvedOptions) {
     super()
@@ -145,8 +160,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       delivery: options.delivery
     }
     if (options.fallbackFile !== undefined) {
-      this.#fallback = new FallbackFile(options.fallbackFile, (error) => {
-        this.#warn('PINO_WS_WARN_FALLBACK_FILE', `the fallback file cannot be written (${error.message}); dropped records are only counted`)
+      this.#fallback = new FallbackFile(options.fallbackFile, 'fallbackFile', (error) => {
+        this.#warn('PINO_WS_WARN_FALLBACK_FILE', `the fallback file ${options.fallbackFile} cannot be written (${error.code ?? error.message}); records given up on meanwhile are only counted`)
       })
     }
     if (options.unknownKeys.length > 0) {
@@ -251,14 +266,15 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   /**
    * Resolves once every queued record is confirmed, or after `timeout` ms
-   * (whatever is left stays queued). Never rejects.
+   * (whatever is left stays queued; `Infinity`: no deadline, and nothing of
+   * ours holds the process open meanwhile). Never rejects.
    */
   flush (timeout = this.#options.closeTimeout): Promise<void> {
     if (this.#queue.length === 0) return Promise.resolve()
     if (this.#state === 'idle') this.#connect()
     return new Promise((resolve) => {
       // A referenced timer: an app waiting on flush stays alive until it is done.
-      const timer = setTimeout(done, timeout)
+      const timer = timeout === Infinity ? undefined : setTimeout(done, timeout)
       const waiters = this.#flushWaiters
       function done (): void {
         clearTimeout(timer)
@@ -273,15 +289,18 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   /**
    * Deliver what is queued within `closeTimeout`, close the socket with 1000 and
    * stop. Records still queued then are dropped with reason `shutdown` (and go
-   * to the fallback file). Never rejects.
+   * to the fallback file). `timeout` overrides `closeTimeout` (0: give up at
+   * once). Never rejects.
    */
-  close (): Promise<void> {
-    this.#closing ??= this.#shutdown()
+  close (timeout = this.#options.closeTimeout): Promise<void> {
+    this.#hurry()
+    this.#closing ??= this.#shutdown(timeout)
     return this.#closing
   }
 
-  async #shutdown (): Promise<void> {
-    await this.flush()
+  async #shutdown (timeout: number): Promise<void> {
+    if (timeout > 0) await this.flush(timeout)
+    const why = this.#whyUndelivered()
     this.#state = 'closed'
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#idleTimer)
@@ -295,10 +314,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const left = this.#queue.drain((record) => this.#toFallback(record))
     if (left > 0) this.#drop('shutdown', undefined, left)
     this.#wakeRoomWaiters()
-    this.#flushDropEvents()
-    clearTimeout(this.#dropWarnTimer)
-    this.#warnDrops(true)
-    await this.#fallback?.close(CLOSE_HANDSHAKE_TIMEOUT)
+    this.#fallback?.close()
+    this.#reportEnd(why)
     unwatchExit(this)
   }
 
@@ -306,18 +323,42 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   beforeExit (): void {
     if (this.#queue.length === 0 || this.#exitFlushedAt === this.#stats.accepted || this.#state === 'closed') return
     this.#exitFlushedAt = this.#stats.accepted
+    this.#hurry()
     void this.flush()
   }
 
-  /** @internal The process is exiting: what could not be delivered is written to the fallback file. */
+  /**
+   * The transport is ending: a retry due in seconds (a long outage's backoff)
+   * would come after closeTimeout, so try now, and from now on at short intervals.
+   */
+  #hurry (): void {
+    this.#ending = true
+    if (this.#state !== 'waiting') return
+    clearTimeout(this.#retryTimer)
+    this.#stats.reconnects++
+    this.#connect()
+  }
+
+  /**
+   * @internal The process is exiting: what could not be delivered is written to
+   * the fallback file and accounted for in one line, synchronously (nothing
+   * asynchronous runs any more).
+   */
   exit (): void {
-    this.#stats.dropped.shutdown += this.#queue.drain((record) => this.#toFallback(record))
-    this.#fallback?.flushSync()
+    if (this.#state === 'closed') return
+    const left = this.#queue.drain((record) => this.#toFallback(record))
+    if (left > 0) this.#drop('shutdown', undefined, left)
+    // Without a beforeExit (process.exit(), or records logged in an exit handler) nothing was tried.
+    this.#reportEnd(this.#exitFlushedAt === this.#stats.accepted
+      ? this.#whyUndelivered()
+      : 'the process exited before they could be sent (a synchronous exit cannot wait for the network)')
+    this.#state = 'closed'
   }
 
   #connect (): void {
     if (this.#state === 'closed') return
     this.#state = 'connecting'
+    this.#attemptStartedAt = Date.now()
     const { endpoint, proxy } = this.#options
     debug('connecting to %s%s (attempt %d)', endpoint, proxy === undefined ? '' : ` through the proxy ${proxy.endpoint}`, this.#backoff.attempt + 1)
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
@@ -339,6 +380,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   #onOpen (): void {
     this.#state = 'open'
+    this.#confirmedHere = false
     this.#openedAt = Date.now()
     debug('open %s', this.#options.endpoint)
     this.emit('open', { endpoint: this.#options.endpoint })
@@ -352,9 +394,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#pongSeen = true
     this.#noPongConnections = 0
     this.#lastDeathAt = -1
+    this.#lastFailure = undefined
     // The server reads what we send: this connection is healthy.
     this.#backoff.reset()
     if (mark === -1) return
+    this.#confirmedHere = true
+    this.#closedUnconfirmed = 0
     while (this.#unconfirmed.length > 0 && this.#unconfirmed[0].end <= mark) this.#unconfirmed.shift()
     this.#confirm(mark)
   }
@@ -368,7 +413,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const error = info.error === undefined ? undefined : this.#redact(info.error)
     const reason = this.#redact(info.reason)
     if (info.pongTimedOut) this.#onPongTimeout()
+    this.#lastFailure = info.pongTimedOut ? `did not answer a ping within ${this.#options.pongTimeout} ms`
+      : !info.opened ? `could not be reached: ${error ?? `closed with ${info.code} before the handshake completed`}`
+        : `closed the connection (${info.code}${reason === '' ? '' : ` ${reason}`})`
     if (this.#state === 'closed') return
+    if (info.opened && !info.pongTimedOut && !this.#confirmedHere && unconfirmed.length > 0 && info.code !== MESSAGE_TOO_BIG &&
+      ++this.#closedUnconfirmed === CLOSED_UNCONFIRMED_CONNECTIONS) this.#warnServerClosed(info.code, reason)
     if (info.opened) {
       // 1006 without an error: a reset, or a guard of the server's (ws ends a connection with 60 pongs pending) that sent no close frame.
       debug('disconnected from %s: %d %s%s', this.#options.endpoint, info.code,
@@ -396,7 +446,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     }
     this.#state = 'waiting'
     const why = info.errorCode === PROXY_REFUSED ? 'proxy' : info.errorCode !== undefined && TLS_REFUSAL.test(info.errorCode) ? 'tls' : undefined
-    const { delay, refused } = retryDelay(this.#backoff.next(), info.rejection ?? why, this.#options.maxReconnectDelay)
+    const next = retryDelay(this.#backoff.next(), info.rejection ?? why, this.#options.maxReconnectDelay)
+    const { refused } = next
+    // What retrying cannot fix soon (a refusal) keeps its slow pace, ending or not.
+    const delay = this.#ending && !refused ? Math.min(next.delay, ENDING_RETRY_DELAY) : next.delay
     if (!info.opened) this.#warnFailedAttempt(info, error, refused, why)
     debug('retrying in %d ms', delay)
     this.emit('reconnecting', {
@@ -426,6 +479,22 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     } else {
       this.#warn('PINO_WS_WARN_UNREACHABLE', `cannot reach ${endpoint}: ${error ?? `closed with ${info.code} before the handshake completed`}; retrying (${queued})`)
     }
+  }
+
+  /**
+   * The server takes the upgrade and then ends every connection before
+   * confirming a record: the common way to refuse a token or a format after the
+   * handshake. The records stay queued, and the backoff grows (no connection
+   * proves itself healthy).
+   */
+  #warnServerClosed (code: number, reason: string): void {
+    const hint = code === 1003 ? 'A 1003 refuses the frames\' data type: check `format` (msgpack goes in binary frames, the JSON formats and gelf in text frames)'
+      : code === 1007 ? 'A 1007 refuses the data itself: check `format` and what the server parses'
+        : code === 1008 || (code >= 4000 && code <= 4999) ? `A ${code} is the server's own refusal, most often of credentials or policy: check the token in \`headers\` or the URL, and the path`
+          : code === ABNORMAL ? 'They ended without a close frame: a reset by the server or a proxy between us'
+            : 'The server\'s logs say why'
+    this.#warn('PINO_WS_WARN_SERVER_CLOSED', `${this.#options.endpoint} accepted the upgrade, then closed ${CLOSED_UNCONFIRMED_CONNECTIONS} connections in a row with ${code}` +
+      `${reason === '' ? '' : ` (${JSON.stringify(reason)})`} before confirming any record; records are kept and retried with a growing delay (${this.#queue.length} queued). ${hint}`)
   }
 
   #onPongTimeout (): void {
@@ -562,11 +631,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.emit('warn', { code, message: message + held })
   }
 
-  /** Warn of dropped records: the first at once, then a sum at most once per WARN_INTERVAL; `now` at shutdown. */
-  #warnDrops (now = false): void {
+  /** Warn of dropped records: the first at once, then a sum at most once per WARN_INTERVAL (at shutdown, {@link #reportEnd}). */
+  #warnDrops (): void {
     if (this.#dropsToWarn.size === 0) return
     const last = this.#warned.get(DROPPED)
-    const wait = last === undefined || now ? 0 : last.at + WARN_INTERVAL - Date.now()
+    const wait = last === undefined ? 0 : last.at + WARN_INTERVAL - Date.now()
     if (wait > 0) {
       this.#dropWarnTimer ??= setTimeout(() => {
         this.#dropWarnTimer = undefined
@@ -574,18 +643,62 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       }, wait).unref()
       return
     }
+    const { total, parts, where } = this.#dropAccount()
+    const message = `dropped ${total} record(s)${last === undefined ? '' : ' since the last warning'}: ${parts.join(', ')}; ${where}`
+    debug('warning %s: %s', DROPPED, message)
+    this.emit('warn', { code: DROPPED, message })
+  }
+
+  /**
+   * The one line that accounts for what was given up as the transport ends, and
+   * for any drop not yet warned of: a `warn` event marked `exit`, which adapters
+   * print synchronously, since the process may end right after.
+   */
+  #reportEnd (why: string): void {
+    this.#flushDropEvents(false)
+    clearTimeout(this.#dropWarnTimer)
+    this.#dropWarnTimer = undefined
+    if (this.#dropsToWarn.size === 0) return
+    const onlyShutdown = this.#dropsToWarn.size === 1 && this.#dropsToWarn.has('shutdown')
+    const { total, parts, where } = this.#dropAccount()
+    const message = `${total} record(s) not delivered at exit${onlyShutdown ? '' : ` (${parts.join(', ')})`}: ${why}; ${where}`
+    debug('warning %s: %s', DROPPED, message)
+    this.emit('warn', { code: DROPPED, message, exit: true })
+  }
+
+  /** Why records are still held: the server's last failure, or what is happening now. */
+  #whyUndelivered (): string {
+    const { endpoint, closeTimeout } = this.#options
+    if (this.#state === 'open') return `${endpoint} did not confirm them within ${closeTimeout} ms`
+    if (this.#lastFailure !== undefined) return `${endpoint} ${this.#lastFailure}`
+    if (this.#state === 'connecting') return `${endpoint} gave no answer within ${Date.now() - this.#attemptStartedAt} ms`
+    return `${endpoint} was not reached in time`
+  }
+
+  /** Sum up the drops not yet warned of (and forget them): how many, why, and where they went. */
+  #dropAccount (): { total: number, parts: string[], where: string } {
     let total = 0
     const parts: string[] = []
     for (const [reason, count] of this.#dropsToWarn) {
       total += count
       parts.push(`${count} ${reason} (${DROP_WHY[reason]})`)
     }
+    const unencodable = this.#dropsToWarn.get('unencodable') ?? 0
     this.#dropsToWarn.clear()
     this.#warned.set(DROPPED, { at: Date.now(), held: 0 })
-    const message = `dropped ${total} record(s)${last === undefined ? '' : ' since the last warning'}: ${parts.join(', ')}; ` +
-      (this.#fallback === undefined ? 'set `fallbackFile` to keep them' : 'written to the fallback file')
-    debug('warning %s: %s', DROPPED, message)
-    this.emit('warn', { code: DROPPED, message })
+    const where: string[] = []
+    const fallback = this.#fallback
+    if (total > unencodable && fallback === undefined) where.push('set `fallbackFile` to keep them')
+    if (total > unencodable && fallback !== undefined) {
+      fallback.flushSync()
+      const written = fallback.written - this.#reported.written
+      const lost = fallback.lost - this.#reported.lost
+      this.#reported = { written: fallback.written, lost: fallback.lost }
+      where.push(lost === 0 ? `written to ${fallback.path}` : `${written} written to ${fallback.path}, ${lost} could not be (${fallback.error ?? 'unknown error'})`)
+    }
+    // A record that cannot be encoded has no line to keep: it is counted only.
+    if (unencodable > 0) where.push(`the ${unencodable} unencodable ${unencodable === 1 ? 'one is' : 'are'} only counted`)
+    return { total, parts, where: where.join('; ') }
   }
 
   /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
@@ -606,23 +719,23 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (this.#fallback === undefined) return
     if (this.#encoder.format !== 'msgpack') {
       let text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
-      // One record per line: json's trailing comma goes, a line feed ends it.
-      if (this.#encoder.terminator === 0x2c) text = text.slice(0, -1)
-      this.#fallback.write(text.endsWith('\n') ? text : text + '\n')
+      // One record per line: json's trailing comma and json_lines' line feed go.
+      if (this.#encoder.terminator !== undefined && text.charCodeAt(text.length - 1) === this.#encoder.terminator) text = text.slice(0, -1)
+      this.#fallback.append(text)
       return
     }
     const [{ time, record: fields }] = decodeMessage(record as Uint8Array)
-    this.#fallback.write(JSON.stringify(Object.assign({ date: time.sec + time.nsec / 1e9 }, fields)) + '\n')
+    this.#fallback.append(JSON.stringify(Object.assign({ date: time.sec + time.nsec / 1e9 }, fields)))
   }
 
-  #flushDropEvents (): void {
+  #flushDropEvents (warn = true): void {
     for (const [reason, { count, error }] of this.#pendingDrops) {
       debug('dropped %d record(s): %s', count, reason)
       this.emit('drop', error === undefined ? { reason, count } : { reason, count, error })
       this.#dropsToWarn.set(reason, (this.#dropsToWarn.get(reason) ?? 0) + count)
     }
     this.#pendingDrops.clear()
-    this.#warnDrops()
+    if (warn) this.#warnDrops()
   }
 
   #redact (text: string): string {

@@ -97,9 +97,16 @@ export interface Options {
    * @default 0
    */
   keepaliveIdleTimeout?: number
-  /** Path of a file where records given up on (overflow, oversized, shutdown) are appended as NDJSON. */
+  /**
+   * Path of a file where records given up on (overflow, oversized, shutdown) are appended as NDJSON, one whole
+   * line each. Opened at construction: its directory must exist.
+   */
   fallbackFile?: string
-  /** Milliseconds that `flush()` and `close()` wait for the queue to be confirmed before giving up. @default 5000 */
+  /**
+   * Milliseconds that `flush()` and `close()` wait for the queue to be confirmed before giving up. In pino's
+   * worker, close waits at most 7 500 ms whatever this says: thread-stream gives the worker 10 s to end.
+   * @default 5000
+   */
   closeTimeout?: number
   /** Verify the server's TLS certificate. @default true */
   rejectUnauthorized?: boolean

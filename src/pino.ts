@@ -3,23 +3,45 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { Client, type ClientEvents, type Stats } from './client.js'
 import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type Options } from './options.js'
-import { emitProcessWarning, type Warning } from './warnings.js'
+import { emitProcessWarning, printWarningNow, type Warning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
+/**
+ * The longest closeTimeout in pino's worker. thread-stream's end() (at exit, and
+ * on `transport.end()`) waits at most 10 s for the worker, then kills it; the
+ * close handshake (1 s at most) and writing leftovers to the fallback file must
+ * fit in what is left.
+ */
+const PINO_MAX_CLOSE_TIMEOUT = 7500
 
-/** The events on the stream `pino.transport()` returns: the engine's, and `stats` once the worker ends or flushes. */
+/** The events on the stream `pino.transport()` returns: the engine's, `stats` once the worker ends or flushes, and thread-stream's own. */
 export interface PinoTransportEvents extends ClientEvents {
   stats: [Stats]
+  /** The worker has started (thread-stream). */
+  ready: []
+  /** Everything written was handed to the worker and it ended (thread-stream). */
+  finish: []
+  close: []
+  /** The worker failed or could not start: a bad option, for one (thread-stream). */
+  error: [Error]
 }
 
 /**
- * Typed listeners for the stream `pino.transport()` returns (thread-stream emits
- * the worker's events there): `const stream: PinoWebSocketStream = pino.transport({ target: 'pino-websocket', options })`.
+ * The stream `pino.transport()` returns (thread-stream's), typed with our events:
+ * `const stream: PinoWebSocketStream = pino.transport({ target: 'pino-websocket', options })`,
+ * then `pino(stream)` and `stream.on('drop', …)` without a cast.
  */
 export interface PinoWebSocketStream {
   on<K extends keyof PinoTransportEvents>(event: K, listener: (...args: PinoTransportEvents[K]) => void): this
   once<K extends keyof PinoTransportEvents>(event: K, listener: (...args: PinoTransportEvents[K]) => void): this
   off<K extends keyof PinoTransportEvents>(event: K, listener: (...args: PinoTransportEvents[K]) => void): this
+  /** What pino calls with each line. */
+  write (data: string): boolean
+  /** End the worker: it delivers what is held within `closeTimeout` (at most 7 500 ms). Blocks until it is done. */
+  end (): void
+  /** Calls back once the worker has everything written so far confirmed, or `closeTimeout` passed. */
+  flush (callback?: (error?: Error) => void): void
+  flushSync (): void
 }
 
 /** What pino sends its worker when it is told it may (`pinoWillSendConfig`). */
@@ -45,7 +67,7 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Wri
   const emit = eventForwarder()
   for (const name of EVENTS) client.on(name, (payload: unknown) => emit(name, payload))
   if (!resolved.quiet) client.on('warn', warningPrinter())
-  return new LineStream(client, () => emit('stats', client.stats()))
+  return new LineStream(client, Math.min(resolved.closeTimeout, PINO_MAX_CLOSE_TIMEOUT), () => emit('stats', client.stats()))
 }
 
 /**
@@ -60,10 +82,12 @@ class LineStream extends Writable {
   readonly #client: Client
   readonly #reader: NdjsonReader
   readonly #emitStats: () => void
+  readonly #closeTimeout: number
 
-  constructor (client: Client, emitStats: () => void) {
+  constructor (client: Client, closeTimeout: number, emitStats: () => void) {
     super({ decodeStrings: false })
     this.#client = client
+    this.#closeTimeout = closeTimeout
     this.#reader = new NdjsonReader(client)
     this.#emitStats = emitStats
   }
@@ -75,14 +99,14 @@ class LineStream extends Writable {
 
   override _final (callback: () => void): void {
     this.#reader.end()
-    void this.#client.close().then(() => {
+    void this.#client.close(this.#closeTimeout).then(() => {
       this.#emitStats()
       callback()
     })
   }
 
   override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {
-    void this.#client.close().then(() => callback(error))
+    void this.#client.close(this.#closeTimeout).then(() => callback(error))
   }
 
   /** thread-stream calls this on `logger.flush(cb)` (its worker awaits a one-argument flush). */
@@ -129,8 +153,12 @@ function threadStreamData (): { pinoWillSendConfig?: boolean, $context?: { threa
 function warningPrinter (): (warning: Warning) => void {
   const port = isMainThread ? null : parentPort
   const [major = 0, minor = 0] = (threadStreamData()?.$context?.threadStreamVersion ?? '').split('.').map(Number)
-  if (port === null || major < 2 || (major === 2 && minor < 4)) return emitProcessWarning
-  return ({ code, message }) => port.postMessage({ code: 'WARNING', err: `[${code}] pino-websocket: ${message}` })
+  const print = port === null || major < 2 || (major === 2 && minor < 4)
+    ? emitProcessWarning
+    : ({ code, message }: Warning) => port.postMessage({ code: 'WARNING', err: `[${code}] pino-websocket: ${message}` })
+  // What is said as the worker ends cannot cross: the main thread is exiting, or
+  // blocked in thread-stream's end() until the worker is done.
+  return (warning) => { if (warning.exit === true) printWarningNow(warning); else print(warning) }
 }
 
 /**

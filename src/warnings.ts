@@ -1,7 +1,11 @@
+import { writeSync } from 'node:fs'
+
 /** What a `warn` event carries. */
 export interface Warning {
   code: string
   message: string
+  /** Said as the transport ends, maybe with the process: printed at once. */
+  exit?: boolean
 }
 
 /**
@@ -10,4 +14,26 @@ export interface Warning {
  */
 export function emitProcessWarning ({ code, message }: Warning): void {
   process.emitWarning(`pino-websocket: ${message}`, { code, type: 'PinoWebSocketWarning' })
+}
+
+/**
+ * A warning written to stderr at once, in the shape Node prints warnings: for
+ * what is said as the process ends. process.emitWarning prints on a later tick,
+ * which never comes at exit; a worker's own stderr stream is lost when the app
+ * exits, but a synchronous write to file descriptor 2 is not. `--no-warnings`
+ * silences it too.
+ */
+export function printWarningNow ({ code, message }: Warning): void {
+  if ((process as { noProcessWarnings?: boolean }).noProcessWarnings === true) return
+  try {
+    writeSync(2, `(node:${process.pid}) [${code}] PinoWebSocketWarning: pino-websocket: ${message}\n`)
+  } catch {
+    // stderr closed or full: nothing else can be done at exit.
+  }
+}
+
+/** Node warnings for a transport in the main thread: at once when said at the end. */
+export function printWarning (warning: Warning): void {
+  if (warning.exit === true) printWarningNow(warning)
+  else emitProcessWarning(warning)
 }

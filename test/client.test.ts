@@ -33,6 +33,23 @@ describe('Client', () => {
     await server.close()
   })
 
+  test('close() connects at once when a long backoff is pending: the server back just before shutdown gets everything, in each of 10 runs', async () => {
+    for (let run = 0; run < 10; run++) {
+      const port = await freePort()
+      // A long outage's backoff: the next retry is seconds away, beyond closeTimeout.
+      const client = new Client(resolveOptions({ port, format: 'json_lines', reconnectDelay: 60_000, maxReconnectDelay: 60_000, closeTimeout: 2000, quiet: true }))
+      for (const seq of range(102)) client.write({ time, record: { seq } })
+      let delay = 0
+      client.on('reconnecting', (event) => { delay = event.delay })
+      await waitFor(() => delay >= 3000, 'a retry at least 3 s away', 30_000)
+      const server = await startServer({ format: 'json_lines', port })
+      await client.close()
+      assert.deepEqual(sequence(server.events).unique, range(102), `run ${run}: the retry was ${delay} ms away`)
+      assert.equal(client.stats().dropped.shutdown, 0)
+      await server.close()
+    }
+  })
+
   test('sends the configured headers in order and adds the missing slash to the URI', async () => {
     const server = await startServer({ format: 'json_lines' })
     const connection = new Client(resolveOptions({ port: server.port, uri: 'some/path?x=1', format: 'json_lines', headers: ['X-Key value', 'X-Api-Token abc123', 'X-Spaces a b c'] }))

@@ -127,6 +127,16 @@ describe('shutdown scenarios', () => {
     })
   }
 
+  test('pino: closeTimeout 15 000 with the server down and process.exit(): leftovers reach the fallback file before thread-stream\'s 10 s', async () => {
+    const fallback = fallbackPath()
+    const run = await runApp('pino', { PORT: String(await freePort()), MODE: 'exit', FALLBACK: fallback, CLOSE_TIMEOUT: '15000' })
+    assert.equal(run.code, 0, run.stderr)
+    assert.ok(run.ms < 10_000, `exited after ${run.ms} ms`)
+    assert.ok(existsSync(fallback), `the fallback file was written (${run.stderr})`)
+    assert.deepEqual(readFileSync(fallback, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq), range(1000))
+    assert.match(run.stderr, /1000 record\(s\) not delivered at exit: .*; written to /)
+  })
+
   test('(24) winston logger.end(): finish only after every record is on the server', async () => {
     const server = await startServer({ format: 'json_lines' })
     let onServerAtFinish = -1

@@ -101,6 +101,36 @@ describe('warnings', () => {
     server.close()
   })
 
+  for (const [code, hint] of [[1003, /`format`/], [1008, /credentials or policy/], [4000, /credentials or policy/], [4001, /credentials or policy/], [1000, /server's logs say why/]] as const) {
+    test(`a server that accepts the upgrade and closes with ${code} before confirming anything: one warning naming the code, the reason redacted, a hint; backoff grows`, async () => {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+      await once(wss, 'listening')
+      let connections = 0
+      wss.on('connection', (socket) => {
+        connections++
+        const refuse = (): void => socket.close(code, 'bad token s3cr3t-token-42')
+        // 1003 is what a server says to a binary frame it does not take (our default msgpack).
+        if (code === 1003) socket.on('message', (_data, binary) => { if (binary) refuse() })
+        else refuse()
+      })
+      const port = (wss.address() as AddressInfo).port
+      const client = new Client(resolveOptions({ port, headers: { Authorization: 'Bearer s3cr3t-token-42' }, reconnectDelay: 50, maxReconnectDelay: 2000 }))
+      const warned: Array<{ code: string, message: string }> = []
+      client.on('warn', (warning) => warned.push(warning))
+      for (let seq = 0; seq < 10; seq++) client.write({ time: { sec: 1700000000, nsec: 0 }, record: { seq } })
+      await new Promise((resolve) => setTimeout(resolve, 3000))
+      const closed = warned.filter((warning) => warning.code === 'PINO_WS_WARN_SERVER_CLOSED')
+      assert.equal(closed.length, 1, JSON.stringify(warned))
+      assert.match(closed[0].message, new RegExp(`closed \\d+ connections in a row with ${code}`))
+      assert.match(closed[0].message, hint)
+      assert.doesNotMatch(JSON.stringify(warned), /s3cr3t-token-42/)
+      assert.match(closed[0].message, /bad token/)
+      assert.ok(connections >= 3 && connections < 20, `${connections} connections in 3 s: the backoff grows`)
+      await client.close(0)
+      wss.close()
+    })
+  }
+
   test('NODE_DEBUG=pino-websocket: a line for every attempt, its failure with the reason, and every retry with its delay', async () => {
     const port = await freePort()
     const { stderr } = await runApp('winston', { port, reconnectDelay: 50, maxReconnectDelay: 100, closeTimeout: 100, quiet: true }, 1, { NODE_DEBUG: 'pino-websocket' })
