@@ -80,6 +80,7 @@ const CLI_FLAGS = {
   verbose: { type: 'boolean' },
   insecure: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  'give-up-after': { type: 'string' },
   events: { type: 'boolean' },
   version: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' }
@@ -95,6 +96,8 @@ export interface CommandLine {
   dryRun: boolean
   /** receive: print `{"time","record"}` events rather than bare records. */
   events: boolean
+  /** send: ms with records held and none confirmed after which the CLI gives up (undefined: never). */
+  giveUpAfter: number | undefined
 }
 
 /**
@@ -126,13 +129,19 @@ export function commandLine (argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (values[flag] !== undefined) options[option] = values[flag]
   }
   if (values.insecure === true) options.rejectUnauthorized = false
+  const giveUpAfter = values['give-up-after'] ?? env.PINO_WEBSOCKET_GIVE_UP_AFTER
+  const giveUpMs = giveUpAfter === undefined || giveUpAfter === '' ? undefined : Number(giveUpAfter)
+  if (giveUpMs !== undefined && !(Number.isInteger(giveUpMs) && giveUpMs >= 1)) {
+    throw new UsageError(`pino-websocket: expected \`--give-up-after\` to be a whole number of ms, 1 or more, got \`${String(giveUpAfter)}\``)
+  }
   return {
     command: values.help === true ? 'help' : values.version === true ? 'version' : command,
     options,
     echo: values.echo === true,
     verbose: values.verbose === true,
     dryRun: values['dry-run'] === true,
-    events: values.events === true
+    events: values.events === true,
+    giveUpAfter: giveUpMs
   }
 }
 
@@ -156,6 +165,7 @@ export function usage (): string {
     line('--config FILE', 'options from a file: JSON, or a Fluent Bit [OUTPUT] section (classic or YAML)'),
     line('--echo', 'also copy stdin to stdout'),
     line('--verbose', 'print connections, disconnections and retries'),
+    line('--give-up-after MS', 'give up once records have waited MS ms with none confirmed: exit 1 (default: never)'),
     line('--dry-run', 'check the options, print them resolved, and exit'),
     line('--version, -v', 'print the version'),
     line('--help, -h', 'print this help'),
@@ -164,8 +174,12 @@ export function usage (): string {
     '  --format auto|msgpack|json|json_stream|json_lines|gelf, --date-key, --date-format as the sender\'s;',
     '  --events prints {"time","record"} instead; a summary goes to stderr on exit.',
     '',
-    'Exit codes: 0 every record delivered (skipped non-JSON lines included); 1 records dropped (see stderr);',
-    '2 bad flags or options; 130 and 143 after SIGINT and SIGTERM (what was read is delivered first).'
+    'Pipe mode reads stdin to its end and waits, however long the server is away, until every record is',
+    'confirmed; --give-up-after bounds that wait.',
+    '',
+    'Exit codes: 0 every record delivered (skipped non-JSON lines included); 1 records dropped, or given up',
+    'on (see stderr); 2 bad flags or options; 130 and 143 after SIGINT and SIGTERM (what was read is delivered',
+    'first, within --close-timeout).'
   ].join('\n')
 }
 
@@ -230,15 +244,22 @@ function classicOutput (text: string): Array<[string, string]> | undefined {
   return section !== undefined && isWebsocket(section) ? section : undefined
 }
 
-/** The first entry of `outputs:` whose `name` is websocket, as key-value pairs (the YAML Fluent Bit writes: one level, scalars). */
+/**
+ * The first entry of `outputs:` whose `name` is websocket, as key-value pairs (the YAML Fluent Bit writes:
+ * scalars, and a key whose value is a list of scalars, as `header:` is in Fluent Bit's documentation: one pair
+ * per item).
+ */
 function yamlOutput (text: string): Array<[string, string]> | undefined {
   let outputsIndent = -1
   let entryIndent = -1
   let entry: Array<[string, string]> | undefined
+  /** A key with no value on its line: the list items below it are its values. */
+  let list: { key: string, indent: number } | undefined
   for (const raw of text.split(/\r?\n/)) {
     if (/^\s*(#|$)/.test(raw)) continue
     const indent = raw.length - raw.trimStart().length
     const line = raw.trim()
+    if (list !== undefined && indent <= list.indent) list = undefined
     if (entry !== undefined && indent <= entryIndent) {
       if (isWebsocket(entry)) return entry
       entry = undefined
@@ -253,25 +274,34 @@ function yamlOutput (text: string): Array<[string, string]> | undefined {
       continue
     }
     const item = /^-\s+(.*)$/.exec(line)
+    if (item !== null && list !== undefined && entry !== undefined) {
+      const value = yamlScalar(item[1])
+      if (value !== '') entry.push([list.key, value])
+      continue
+    }
+    const pair = yamlPair(item === null ? line : item[1])
     if (item !== null) {
       entry = []
       entryIndent = indent
-      const pair = yamlPair(item[1])
-      if (pair !== undefined) entry.push(pair)
-    } else if (entry !== undefined) {
-      const pair = yamlPair(line)
-      if (pair !== undefined) entry.push(pair)
     }
+    if (entry === undefined || pair === undefined) continue
+    if (pair[1] === '') list = { key: pair[0], indent }
+    else entry.push(pair)
   }
   return entry !== undefined && isWebsocket(entry) ? entry : undefined
 }
 
 function yamlPair (text: string): [string, string] | undefined {
-  const match = /^([^:\s]+):\s*(.*?)\s*(?:\s#.*)?$/.exec(text)
+  const match = /^([^:\s]+):(?:\s+(.*))?$/.exec(text)
   if (match === null) return undefined
-  const value = match[2]
+  return [match[1], yamlScalar(match[2] ?? '')]
+}
+
+/** A scalar as written: a comment after it goes, quotes come off. */
+function yamlScalar (text: string): string {
+  const value = /^(.*?)\s*(?:\s#.*)?$/.exec(text.trim())?.[1] ?? ''
   const quoted = /^(['"])(.*)\1$/.exec(value)
-  return [match[1], quoted === null ? value : quoted[2]]
+  return quoted === null ? value : quoted[2]
 }
 
 function isWebsocket (pairs: Array<[string, string]>): boolean {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { fstatSync, readSync } from 'node:fs'
 import { Client, type Stats } from './client.js'
-import { commandLine, usage, UsageError, type CommandLine } from './cli-options.js'
+import { commandLine, OPTION_FLAGS, usage, UsageError, type CommandLine } from './cli-options.js'
 import { InvalidOptionError } from './errors.js'
 import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
@@ -35,8 +36,14 @@ async function main (argv: string[]): Promise<number> {
  * (JSON lines spliced or transcoded, no parse per line). When the queue is half
  * full, stdin waits, so a replayed file arrives whole; `--overflow` chooses
  * dropping instead, for a live app that must never wait on its pipe.
+ *
+ * The engine's sockets and timers never hold a process open (an app's logger
+ * must not); here the CLI is the app, so a referenced handle keeps it alive for
+ * as long as input is unread or records are held. It ends at the end of input
+ * once everything is confirmed, on a signal, or when `--give-up-after` passes
+ * with records held and none confirmed.
  */
-async function send ({ options, echo, verbose, dryRun }: CommandLine): Promise<number> {
+async function send ({ options, echo, verbose, dryRun, giveUpAfter }: CommandLine): Promise<number> {
   const resolved = resolveOptions(options)
   if (dryRun) {
     process.stdout.write(JSON.stringify(describe(resolved), null, 2) + '\n')
@@ -44,7 +51,7 @@ async function send ({ options, echo, verbose, dryRun }: CommandLine): Promise<n
   }
   const client = new Client(resolved)
   const say = (text: string): void => { process.stderr.write(`pino-websocket: ${text}\n`) }
-  if (!resolved.quiet) client.on('warn', ({ message }) => say(message))
+  if (!resolved.quiet) client.on('warn', ({ message }) => say(asFlags(message)))
   if (verbose) {
     client.on('open', ({ endpoint }) => say(`connected to ${endpoint}`))
     client.on('disconnect', ({ endpoint, code, reason }) => say(`disconnected from ${endpoint}: ${code}${reason === '' ? '' : ` ${reason}`}`))
@@ -60,17 +67,24 @@ async function send ({ options, echo, verbose, dryRun }: CommandLine): Promise<n
     // A closed reader (`| head`) stops the echo, never the shipping.
     process.stdout.on('error', () => { echoing = false })
   }
+  const hold = setInterval(() => {}, 1 << 30)
+  /** Bytes of stdin handed to the reader: where an unread rest begins. */
+  let consumed = 0
 
-  const signal = await new Promise<keyof typeof SIGNALS | undefined>((resolve) => {
-    const onSignal = (name: keyof typeof SIGNALS): void => {
-      // The first signal ends the input: what was read is delivered (within closeTimeout). A second one ends at once.
-      process.once(name, () => process.exit(SIGNALS[name]))
-      stdin.destroy()
-      resolve(name)
-    }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+  let stopped: (why: Stop) => void = () => {}
+  const stop = new Promise<Stop>((resolve) => { stopped = resolve })
+  const onSignal = (name: keyof typeof SIGNALS): void => {
+    // The first signal ends the input: what was read is delivered (within closeTimeout). A second one ends at once.
+    process.once(name, () => process.exit(SIGNALS[name]))
+    stopped(name)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const watchdog = giveUpAfter === undefined ? undefined : watchProgress(client, giveUpAfter, () => stopped('give-up'))
+
+  const input = new Promise<void>((resolve) => {
     stdin.on('data', (chunk: Buffer) => {
+      consumed += chunk.length
       if (echoing) process.stdout.write(chunk)
       reader.write(chunk)
       if (waitForRoom && client.queuedBytes > high) {
@@ -78,16 +92,82 @@ async function send ({ options, echo, verbose, dryRun }: CommandLine): Promise<n
         void client.whenQueueBelow(high / 2).then(() => stdin.resume())
       }
     })
-    stdin.once('end', () => resolve(undefined))
-    stdin.once('error', () => resolve(undefined))
+    stdin.once('end', resolve)
+    stdin.once('error', () => resolve())
   })
-  reader.end()
-  await client.close()
+  let why = await Promise.race([input.then(() => undefined), stop])
+  // Given up, the line being read is part of what was not read; otherwise it is the last record.
+  if (why !== 'give-up') reader.end()
+  if (why === undefined) why = await Promise.race([client.flush(Infinity).then(() => undefined), stop])
+  const unread = why === undefined ? undefined : unreadInput(consumed)
+  stdin.destroy()
+  await client.close(why === 'give-up' ? 0 : undefined)
+  clearInterval(hold)
+  clearInterval(watchdog)
   const stats = client.stats()
   const summary = summarize(stats)
+  if (why === 'give-up') {
+    const where = resolved.fallbackFile === undefined ? '' : `, written to ${resolved.fallbackFile}`
+    say(`gave up after ${giveUpAfter ?? 0} ms with nothing confirmed: read ${stats.accepted} record(s), ${summary ?? `delivered ${stats.delivered}`}${where}; ` +
+      (unread === undefined ? 'the rest of the input was not read' : `${unread} line(s) of the input not read`))
+    return DROPPED
+  }
   if (summary !== undefined) say(summary)
-  if (signal !== undefined) return SIGNALS[signal]
+  if (why !== undefined) return SIGNALS[why]
   return dropped(stats) > 0 ? DROPPED : OK
+}
+
+/** A message of the engine's in the CLI's words: an option named in backquotes becomes its flag (`fallbackFile` -> `--fallback-file`). */
+function asFlags (message: string): string {
+  return message.replace(/`([a-z][A-Za-z]*)`/g, (text, name: string) => {
+    const found = OPTION_FLAGS.find(({ option }) => option === name)
+    return found === undefined ? text : `\`--${found.flag}\``
+  })
+}
+
+type Stop = keyof typeof SIGNALS | 'give-up' | undefined
+
+/**
+ * Call `giveUp` once records have been held for `timeout` ms with none
+ * confirmed. Returns the referenced interval that watches.
+ */
+function watchProgress (client: Client, timeout: number, giveUp: () => void): NodeJS.Timeout {
+  let delivered = client.stats().delivered
+  let since = Date.now()
+  return setInterval(() => {
+    const stats = client.stats()
+    if (stats.delivered !== delivered || stats.pending === 0) {
+      delivered = stats.delivered
+      since = Date.now()
+    } else if (Date.now() - since >= timeout) {
+      giveUp()
+    }
+  }, Math.max(10, Math.min(1000, Math.floor(timeout / 10))))
+}
+
+/**
+ * The lines of stdin from byte `from` on, when stdin is a file (a replay): what
+ * was never read. Undefined for a pipe, whose rest cannot be counted.
+ */
+function unreadInput (from: number): number | undefined {
+  try {
+    if (!fstatSync(0).isFile()) return undefined
+    const buffer = Buffer.allocUnsafe(1 << 20)
+    let lines = 0
+    let last = 0x0a
+    let position = from
+    for (;;) {
+      const read = readSync(0, buffer, 0, buffer.length, position)
+      if (read === 0) break
+      position += read
+      for (let at = buffer.indexOf(0x0a); at !== -1 && at < read; at = buffer.indexOf(0x0a, at + 1)) lines++
+      last = buffer[read - 1]
+    }
+    // A last line without its line feed is a line too.
+    return position > from && last !== 0x0a ? lines + 1 : lines
+  } catch {
+    return undefined
+  }
 }
 
 /** Records dropped for a reason that loses data: a line that is no JSON object is skipped, not dropped. */
@@ -102,7 +182,9 @@ function summarize (stats: Stats): string | undefined {
   const lost = dropped(stats)
   if (skipped === 0 && lost === 0) return undefined
   const reasons = Object.entries(stats.dropped).filter(([reason, count]) => count > 0 && reason !== 'unencodable').map(([reason, count]) => `${count} ${reason}`)
-  return `delivered ${stats.delivered}, dropped ${lost}${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}, skipped ${skipped} line(s) that are not JSON objects`
+  return `delivered ${stats.delivered}` +
+    (lost > 0 ? `, dropped ${lost} (${reasons.join(', ')})` : '') +
+    (skipped > 0 ? `, skipped ${skipped} line(s) that are not JSON objects` : '')
 }
 
 /** The resolved options as --dry-run prints them: no secret (no userinfo or query, no header value, no key material). */

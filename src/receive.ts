@@ -6,6 +6,16 @@ import { decodeMessage, type DecodeOptions } from './encoders/decode.js'
 import type { LogEvent } from './encoders/index.js'
 import { resolveEncoderOptions } from './options.js'
 
+/**
+ * The record in pino's shape: the event time as `time` (epoch ms) when the record
+ * has no `time` of its own (Fluent Bit's records, a custom date key), so
+ * `| pino-pretty` shows it.
+ */
+function withTime ({ time, record }: LogEvent): Record<string, unknown> {
+  if (Object.hasOwn(record, 'time')) return record
+  return { time: time.sec * 1000 + Math.floor(time.nsec / 1e6), ...record }
+}
+
 const FORMATS = ['auto', 'msgpack', 'json', 'json_stream', 'json_lines', 'gelf'] as const
 
 /**
@@ -52,7 +62,7 @@ export async function receive (options: Record<string, unknown>, events: boolean
       }
       totals.records += decoded.length
       let text = ''
-      for (const event of decoded) text += line(events ? event : event.record) + '\n'
+      for (const event of decoded) text += line(events ? event : withTime(event)) + '\n'
       process.stdout.write(text)
     })
   })

@@ -137,10 +137,10 @@ describe('pino-websocket CLI', () => {
     await server.close()
   })
 
-  test('--overflow chooses dropping over waiting: stdin is read to its end while the server is away, drops counted, exit 1', async () => {
+  test('--overflow chooses dropping over waiting: stdin is read to its end while the server is away, drops counted, exit 1 at --give-up-after', async () => {
     const port = await freePort()
     const input = range(5000).map((seq) => JSON.stringify({ level: 30, time: 1700000000000, seq, pad: 'x'.repeat(200) })).join('\n') + '\n'
-    const { code, stderr } = await runCli(['--port', String(port), '--max-queue-bytes', '65536', '--max-message-bytes', '65536', '--overflow', 'drop_oldest', '--close-timeout', '200', '--quiet'], { input })
+    const { code, stderr } = await runCli(['--port', String(port), '--max-queue-bytes', '65536', '--max-message-bytes', '65536', '--overflow', 'drop_oldest', '--give-up-after', '500', '--quiet'], { input })
     assert.equal(code, 1, stderr)
     assert.match(stderr, /delivered 0, dropped 5000 \(\d+ overflow, \d+ shutdown\)/)
   })
@@ -245,7 +245,8 @@ describe('pino-websocket CLI', () => {
     writeFileSync(yaml, [
       'pipeline:', '  inputs:', '    - name: stdin', '  outputs:', '    - name: stdout', '      match: "*"',
       '    - name: websocket', '      match: "*"', '      host: logs.example.com', '      port: 8080',
-      "      format: 'json'  # a comment", '      json_date_format: iso8601', ''
+      "      format: 'json'  # a comment", '      json_date_format: iso8601', '      header:', '        - Authorization Bearer ${TOKEN}',
+      '        - X-Team ops', '      json_date_key: ts', ''
     ].join('\n'))
 
     const fromJson = commandLine(['--config', json], {}).options
@@ -257,10 +258,13 @@ describe('pino-websocket CLI', () => {
     assert.equal(fromClassic.jsonDateKey, 'ts')
     assert.equal(fromClassic.connectTimeout, 3000)
     assert.throws(() => commandLine(['--config', classic], {}), /uses \$\{TOKEN\}, which is not set/)
-    const fromYaml = resolveOptions(commandLine(['--config', yaml], {}).options)
+    const fromYaml = resolveOptions(commandLine(['--config', yaml], { TOKEN: 's3cret' }).options)
     assert.equal(fromYaml.url, 'ws://logs.example.com:8080/')
     assert.equal(fromYaml.format, 'json')
     assert.equal(fromYaml.jsonDateFormat, 'iso8601')
+    // `header:` as a YAML list, as Fluent Bit's documentation writes it; the keys after it still count.
+    assert.deepEqual(fromYaml.headers, { Authorization: 'Bearer s3cret', 'X-Team': 'ops' })
+    assert.equal(fromYaml.jsonDateKey, 'ts')
 
     const layered = commandLine(['--config', json, '--format', 'msgpack'], { PINO_WEBSOCKET_FORMAT: 'json', PINO_WEBSOCKET_MAX_QUEUE_BYTES: '4096' }).options
     assert.equal(layered.format, 'msgpack', 'a flag beats the environment and the file')
@@ -347,6 +351,26 @@ describe('pino-websocket CLI', () => {
       assert.equal(stderr.trim().split('\n').length, 1, stderr)
     }
     busy.close()
+  })
+
+  test('receive prints the event time as pino\'s `time` when the record has none: Fluent Bit\'s json_lines, a custom date key in iso8601', async () => {
+    const receiver = await startReceiver(['--format', 'json_lines'])
+    const client = new WebSocket(`ws://127.0.0.1:${receiver.port}/`)
+    await once(client, 'open')
+    client.send('{"date":1700000000.5,"log":"x"}\n{"date":1700000001.25,"time":"own","log":"y"}\n')
+    await waitFor(() => receiver.stdout().includes('"y"'), 'the records')
+    client.close()
+    await receiver.stop()
+    assert.deepEqual(receiver.stdout().trim().split('\n').map((l) => JSON.parse(l) as unknown), [{ time: 1700000000500, log: 'x' }, { time: 'own', log: 'y' }])
+
+    const iso = await startReceiver(['--format', 'json_lines', '--date-key', 'ts', '--date-format', 'iso8601'])
+    const other = new WebSocket(`ws://127.0.0.1:${iso.port}/`)
+    await once(other, 'open')
+    other.send('{"ts":"2023-11-14T22:13:20.250Z","level":30,"msg":"m"}\n')
+    await waitFor(() => iso.stdout().includes('"m"'), 'the record')
+    other.close()
+    await iso.stop()
+    assert.deepEqual(JSON.parse(iso.stdout()), { time: 1700000000250, level: 30, msg: 'm' })
   })
 
   test('receive honours --date-key and --date-format: the record\'s own time, not the time of receipt', async () => {

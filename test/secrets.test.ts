@@ -82,7 +82,7 @@ describe('secrets', () => {
       assertClean(output, `${adapter}'s output`)
     }
     // The CLI: its output, warnings and summary, with the token given as a --header flag.
-    const cli = spawn(process.execPath, ['dist/cjs/cli.js', '--url', options.url, '--header', `X-Api-Key: ${BEARER}`], { env: { ...process.env, NODE_DEBUG: 'pino-websocket' } })
+    const cli = spawn(process.execPath, ['dist/cjs/cli.js', '--url', options.url, '--header', `X-Api-Key: ${BEARER}`, '--give-up-after', '1000'], { env: { ...process.env, NODE_DEBUG: 'pino-websocket' } })
     let output = ''
     cli.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
     cli.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
