@@ -58,6 +58,9 @@ async function send ({ options, echo, verbose, dryRun, giveUpAfter }: CommandLin
     client.on('reconnecting', ({ attempt, delay, error }) => say(`retry ${attempt} in ${delay} ms${error === undefined ? '' : ` (${error})`}`))
     client.on('drop', ({ reason, count, error }) => say(`dropped ${count} record(s): ${reason}${error === undefined ? '' : ` (${error})`}`))
   }
+  // The summary names why the first skipped line could not be encoded.
+  let firstSkip: string | undefined
+  client.on('drop', ({ reason, error }) => { if (reason === 'unencodable') firstSkip ??= error })
   const waitForRoom = options.overflow === undefined
   const high = Math.floor(resolved.maxQueueBytes / 2)
   const reader = new NdjsonReader(client)
@@ -96,20 +99,21 @@ async function send ({ options, echo, verbose, dryRun, giveUpAfter }: CommandLin
     stdin.once('error', () => resolve())
   })
   let why = await Promise.race([input.then(() => undefined), stop])
+  const inputEnded = why === undefined
   // Given up, the line being read is part of what was not read; otherwise it is the last record.
   if (why !== 'give-up') reader.end()
   if (why === undefined) why = await Promise.race([client.flush(Infinity).then(() => undefined), stop])
-  const unread = why === undefined ? undefined : unreadInput(consumed)
+  const unread = inputEnded ? 0 : unreadInput(consumed)
   stdin.destroy()
   await client.close(why === 'give-up' ? 0 : undefined)
   clearInterval(hold)
   clearInterval(watchdog)
   const stats = client.stats()
-  const summary = summarize(stats)
+  const summary = summarize(stats, firstSkip)
   if (why === 'give-up') {
     const where = resolved.fallbackFile === undefined ? '' : `, written to ${resolved.fallbackFile}`
     say(`gave up after ${giveUpAfter ?? 0} ms with nothing confirmed: read ${stats.accepted} record(s), ${summary ?? `delivered ${stats.delivered}`}${where}; ` +
-      (unread === undefined ? 'the rest of the input was not read' : `${unread} line(s) of the input not read`))
+      (inputEnded ? 'the input was read to its end' : unread === undefined ? 'the rest of the input was not read' : `${unread} line(s) of the input not read`))
     return DROPPED
   }
   if (summary !== undefined) say(summary)
@@ -177,14 +181,14 @@ function dropped (stats: Stats): number {
 }
 
 /** One line on stderr at the end when anything did not go through. */
-function summarize (stats: Stats): string | undefined {
+function summarize (stats: Stats, firstSkip: string | undefined): string | undefined {
   const skipped = stats.dropped.unencodable
   const lost = dropped(stats)
   if (skipped === 0 && lost === 0) return undefined
   const reasons = Object.entries(stats.dropped).filter(([reason, count]) => count > 0 && reason !== 'unencodable').map(([reason, count]) => `${count} ${reason}`)
   return `delivered ${stats.delivered}` +
     (lost > 0 ? `, dropped ${lost} (${reasons.join(', ')})` : '') +
-    (skipped > 0 ? `, skipped ${skipped} line(s) that are not JSON objects` : '')
+    (skipped > 0 ? `, skipped ${skipped} line(s) that could not be encoded${firstSkip === undefined ? '' : ` (the first: ${firstSkip})`}` : '')
 }
 
 /** The resolved options as --dry-run prints them: no secret (no userinfo or query, no header value, no key material). */

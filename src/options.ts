@@ -441,6 +441,12 @@ function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => 
     // A URL object is taken as its text (winston's options are not cloned; pino's cannot carry one).
     const text = rawUrl instanceof URL ? rawUrl.href : rawUrl
     if (typeof text !== 'string') throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', rawUrl, { secret: true })
+    // `localhost:8080` parses as a URL whose scheme is `localhost:`: say what is missing instead.
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+      // Without `//`, credentials stand at the start: `user:password@host`.
+      const shown = redactUrlText(text).replace(/^[^/]*@/, '…@')
+      throw new InvalidOptionError(name('url'), 'a ws://, wss:// or websocket:// URL string', shown, { hint: `the scheme is missing: \`ws://${shown}\`, say` })
+    }
     try {
       url = new URL(text.replace(/^websocket:\/\//i, 'ws://'))
     } catch {
@@ -457,6 +463,8 @@ function resolveEndpoint (get: (key: string) => unknown, name: (key: string) => 
       throw new InvalidOptionError(name('host'), 'a host name or IP address', host, { secret: true, hint: 'credentials go in `url` (wss://user:password@host/) or in a header' })
     }
     if (host === '' || /[\s/?#]/.test(host)) throw new InvalidOptionError(name('host'), 'a host name or IP address', host)
+    // One colon is a port (an IPv6 address has several).
+    if (/^[^:[\]]+:\d*$/.test(host)) throw new InvalidOptionError(name('host'), 'a host name or IP address', host, { hint: 'the port goes in `port`' })
     const port = integer(name('port'), get('port'), tls ? 443 : 80, 1, 65535)
     let uri = optionalString(name('uri'), get('uri')) ?? '/'
     // Fluent Bit adds the leading slash too (vector handshake-uri-no-slash).

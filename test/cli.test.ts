@@ -104,7 +104,8 @@ describe('pino-websocket CLI', () => {
     assert.deepEqual(server.events.map((e) => e.record.seq), range(101))
     assert.equal(server.events[5].time.sec * 1000 + server.events[5].time.nsec / 1e6, 1700000000005, 'time comes from pino\'s time')
     assert.equal(server.events[100].time.sec * 1000 + server.events[100].time.nsec / 1e6, 1700000000500, 'an ISO time is read too')
-    assert.match(stderr, /skipped 1 line\(s\) that are not JSON objects/)
+    assert.match(stderr, /skipped 1 line\(s\) that could not be encoded \(the first: .*JSON.*\)/)
+    assert.doesNotMatch(stderr, /fallback/i, 'a line that cannot be encoded has nothing to keep: no fallback advice')
     await server.close()
   })
 
@@ -143,6 +144,7 @@ describe('pino-websocket CLI', () => {
     const { code, stderr } = await runCli(['--port', String(port), '--max-queue-bytes', '65536', '--max-message-bytes', '65536', '--overflow', 'drop_oldest', '--give-up-after', '500', '--quiet'], { input })
     assert.equal(code, 1, stderr)
     assert.match(stderr, /delivered 0, dropped 5000 \(\d+ overflow, \d+ shutdown\)/)
+    assert.match(stderr, /; the input was read to its end\n/)
   })
 
   test('--echo into a reader that goes away (| head -2): no crash, every record delivered', async () => {
