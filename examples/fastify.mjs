@@ -1,6 +1,7 @@
 // Fastify: its logger is pino, so the transport goes in `logger.transport`.
-// The example answers one request and closes; `await app.close()` ends pino's
-// worker, which delivers every record first.
+// The example answers one request and closes. `await app.close()` stops the
+// server, not pino's worker: the records go out as the process exits, when
+// pino's exit hook ends the worker and waits for it (within closeTimeout).
 //   LOG_URL=ws://127.0.0.1:8080/ node examples/fastify.mjs
 import Fastify from 'fastify'
 

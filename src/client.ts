@@ -321,7 +321,19 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   /** @internal The app has no more work: deliver what is left, once per batch of new records. */
   beforeExit (): void {
-    if (this.#queue.length === 0 || this.#exitFlushedAt === this.#stats.accepted || this.#state === 'closed') return
+    if (this.#state === 'closed') return
+    if (this.#queue.length === 0) {
+      // Everything is confirmed and the app is done: say goodbye with a close frame
+      // (1000), which the kernel delivers even if the process ends before the
+      // server answers; otherwise the server sees the connection reset (1006).
+      // Should the app log again, the next record opens a new connection.
+      if (this.#state === 'open') {
+        this.#state = 'idle-closing'
+        this.#connection?.close(1000, undefined, CLOSE_HANDSHAKE_TIMEOUT)
+      }
+      return
+    }
+    if (this.#exitFlushedAt === this.#stats.accepted) return
     this.#exitFlushedAt = this.#stats.accepted
     this.#hurry()
     void this.flush()

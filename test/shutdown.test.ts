@@ -51,6 +51,18 @@ describe('shutdown scenarios', () => {
     })
   }
 
+  test('winston: a natural exit closes the connection with 1000, not a reset', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const codes: number[] = []
+    server.onConnection = (socket) => socket.on('close', (code) => codes.push(code))
+    const run = await runApp('winston', { PORT: String(server.port), MODE: 'natural', COUNT: '10' })
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(server.events.length, 10)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.deepEqual(codes, [1000])
+    await server.close()
+  })
+
   test('(19b) pino: records logged after a long gap behind an idle-closing proxy, then a natural exit: all delivered', async () => {
     const server = await startServer({ format: 'json_lines' })
     const proxy = await new ChaosProxy(server.port).start()
