@@ -71,6 +71,26 @@ describe('pino transport', () => {
     await server.close()
   })
 
+  test('logger.flush(cb) inside targets: one target waits for confirmation (stats follow); several only for pino\'s worker to hand records over', async () => {
+    const { spawn } = await import('node:child_process')
+    const port = String(await freePort())
+    const run = async (targets: number): Promise<{ ms: number, stats: number }> => {
+      const child = spawn(process.execPath, ['test/fixtures/targets-flush.mjs'], { env: { ...process.env, PORT: port, TARGETS: String(targets) }, stdio: ['ignore', 'pipe', 'inherit'] })
+      let stdout = ''
+      child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+      await once(child, 'exit')
+      return JSON.parse(stdout) as { ms: number, stats: number }
+    }
+    // pino builds no multistream for a single target: its flush reaches ours, which waits for closeTimeout (2 s) here.
+    const one = await run(1)
+    assert.ok(one.ms >= 1500, `one target: flushed after ${one.ms} ms`)
+    assert.equal(one.stats, 1)
+    // pino's multistream has no asynchronous flush: the worker's flush ends once it has read everything. The README says so.
+    const three = await run(3)
+    assert.ok(three.ms < 1500, `three targets: flushed after ${three.ms} ms`)
+    assert.equal(three.stats, 0)
+  })
+
   test('every wire format arrives through pino and decodes; GELF takes pino\'s messageKey', async () => {
     const formats = ['json', 'json_stream', 'json_lines', 'msgpack', 'gelf'] as const
     const servers = await Promise.all(formats.map((format) => startServer({ format })))
