@@ -3,6 +3,7 @@ import { debuglog } from 'node:util'
 import { Backoff, retryDelay } from './backoff.js'
 import { Connection, type CloseInfo } from './connection.js'
 import { PROXY_REFUSED } from './proxy.js'
+import { fallbackTime } from './encoders/dates.js'
 import { decodeMessage } from './encoders/decode.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LineCodec, type LogEvent } from './encoders/index.js'
 import { redact } from './errors.js'
@@ -726,7 +727,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (this.#queue.length === 0) this.#settle()
   }
 
-  /** Append a record given up on to the fallback file, as one NDJSON line (msgpack decoded). */
+  /**
+   * Append a record given up on to the fallback file, as one NDJSON line that a
+   * replay (`pino-websocket --format F < file`) puts on the wire as a live run
+   * would have: in the JSON formats and GELF the record as it was sent; in
+   * msgpack the record as it was received, led by its event time.
+   */
   #toFallback (record: Chunk): void {
     if (this.#fallback === undefined) return
     if (this.#encoder.format !== 'msgpack') {
@@ -736,8 +742,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#fallback.append(text)
       return
     }
+    // msgpack: the record as it was received, led by its event time, which the CLI takes back out on a replay.
     const [{ time, record: fields }] = decodeMessage(record as Uint8Array)
-    this.#fallback.append(JSON.stringify(Object.assign({ date: time.sec + time.nsec / 1e9 }, fields)))
+    const text = JSON.stringify(fields)
+    this.#fallback.append(`{"date":"${fallbackTime(time)}"${text === '{}' ? '}' : ',' + text.slice(1)}`)
   }
 
   #flushDropEvents (warn = true): void {

@@ -1,4 +1,4 @@
-import { timeFromEpoch, timeFromMillis, timeOf } from './encoders/dates.js'
+import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
 
 /**
@@ -69,8 +69,25 @@ export class NdjsonReader {
     if (stop > 0) this.#line(rest, 0, stop, false)
   }
 
+  /**
+   * A fallback file's line (see FALLBACK_TIME): its leading `"date"` is the event
+   * time; the rest is the record as it was received, which goes on as text.
+   */
+  #fallbackLine (bytes: Buffer, start: number, stop: number): boolean {
+    if (stop - start < FALLBACK_HEAD + 1 || bytes[start + FALLBACK_HEAD - 1] !== QUOTE) return false
+    const text = bytes.toString('latin1', start + FALLBACK_PREFIX.length, start + FALLBACK_HEAD - 1)
+    const after = bytes[start + FALLBACK_HEAD]
+    if (!FALLBACK_TIME.test(text) || (after !== COMMA && after !== CLOSE_BRACE)) return false
+    const time = parseTime(text)
+    if (time === undefined) return false
+    const rest = after === CLOSE_BRACE ? '{}' : '{' + bytes.toString('utf8', start + FALLBACK_HEAD + 1, stop)
+    this.#sink.write({ time, json: rest })
+    return true
+  }
+
   /** One line: through the codec when its time opens it and it holds no needle, else as text. */
   #line (bytes: Buffer, start: number, stop: number, plain: boolean): void {
+    if (bytes[start + 2] === 0x64 /* d */ && startsWith(bytes, start, stop, FALLBACK_PREFIX) && this.#fallbackLine(bytes, start, stop)) return
     const epoch = leadingTime(bytes, start, stop)
     if (epoch !== -1 && plain && this.#codec !== undefined && this.#codec.take(epoch, bytes, start, stop, this.#sink)) return
     const line = bytes.toString('utf8', start, stop)
@@ -91,6 +108,11 @@ export class NdjsonReader {
     else this.#sink.write({ time, json: line })
   }
 }
+
+/** How a fallback file line opens when it carries its record's event time: see FALLBACK_TIME. */
+const FALLBACK_PREFIX = Buffer.from('{"date":"')
+/** `{"date":"` + 30 characters of time + `"` */
+const FALLBACK_HEAD = FALLBACK_PREFIX.length + 31
 
 /**
  * Newline-delimited text as bytes: chunks of text go in, and come out as UTF-8

@@ -93,6 +93,19 @@ export function parseTime (value: unknown): EventTime | undefined {
   return undefined
 }
 
+/**
+ * How a fallback file line carries a record's event time when the record itself
+ * cannot (msgpack's EventTime): a leading `"date"` member, ISO 8601 in UTC with
+ * exactly nine fraction digits, which no wire format writes. The CLI's reader
+ * takes it back out (see NdjsonReader), so a replay sends the same time and record.
+ */
+export const FALLBACK_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/
+
+/** The event time as a fallback line's leading `"date"` (see {@link FALLBACK_TIME}). */
+export function fallbackTime ({ sec, nsec }: EventTime): string {
+  return new Date(sec * 1000).toISOString().slice(0, 19) + '.' + String(nsec).padStart(9, '0') + 'Z'
+}
+
 /** The date key's value as JSON text, per `json_date_format`. */
 export function formatDate (time: EventTime, format: DateFormat): string {
   switch (format) {

@@ -123,6 +123,16 @@ function transcodeCodec (needles: readonly Buffer[], transcode: (epoch: number, 
   }
 }
 
+/** The keys GELF 1.1 defines; any other key of a GELF message starts with `_`. */
+const GELF_KEYS = new Set(['version', 'host', 'short_message', 'full_message', 'timestamp', 'level', 'facility', 'line', 'file'])
+
+/** Whether a record is a GELF 1.1 message already: its version, host and short_message, and no key GELF would rename. */
+function isGelfMessage (record: Record<string, unknown>): boolean {
+  if (record.version !== '1.1' || typeof record.host !== 'string' || typeof record.short_message !== 'string') return false
+  for (const key in record) if (!GELF_KEYS.has(key) && !key.startsWith('_')) return false
+  return true
+}
+
 function parseObject (json: string): Record<string, unknown> {
   const value = JSON.parse(json) as unknown
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('the record is not a JSON object')
@@ -169,9 +179,12 @@ export function createEncoder (options: EncoderOptions): Encoder {
       const encodeGelf = createGelfRecordEncoder(keys)
       // A backslash (an escape) sends the line the parse path: see createJsonToGelf.
       lineCodec = transcodeCodec([BACKSLASH], createJsonToGelf(keys))
-      encodeText = (event) => 'json' in event
-        ? encodeGelf(event.time, event.record ?? parseObject(event.json))
-        : encodeGelf(event.time, event.record, event.metadata)
+      encodeText = (event) => {
+        const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
+        // A GELF message already (a fallback file replayed) goes on as it is: the wire holds what a live run sent.
+        if (isGelfMessage(record)) return 'json' in event && !event.json.includes('\n') ? event.json : JSON.stringify(record)
+        return encodeGelf(event.time, record, 'json' in event ? undefined : event.metadata)
+      }
     } else {
       const json = createJsonRecordEncoder(options.jsonDateKey, options.jsonDateFormat)
       lineCodec = spliceCodec(json.splice, terminator)
