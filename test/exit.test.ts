@@ -72,6 +72,16 @@ describe('an app that ends with records held says so, once', () => {
     }
   }
 
+  test('Fastify, black hole, app alive 0 ms: the same one line', async () => {
+    const port = (blackHole.address() as AddressInfo).port
+    const run = await runApp({ ADAPTER: 'fastify', COUNT: '3' }, { port, format: 'json_lines', closeTimeout })
+    assert.equal(run.code, 0, run.stderr)
+    const lines = exitLines(run.stderr)
+    assert.equal(lines.length, 1, run.stderr)
+    assert.match(lines[0], new RegExp(`3 record\\(s\\) not delivered at exit: ws://127\\.0\\.0\\.1:${port}/ gave no answer within \\d+ ms`))
+    assert.ok(run.afterEnd < closeTimeout + 1000, `exited ${run.afterEnd} ms after the app ended`)
+  })
+
   for (const adapter of ['pino', 'winston'] as const) {
     test(`${adapter}: quiet: no line; with fallbackFile: the line names the file, which holds the records`, async () => {
       const port = await freePort()
