@@ -35,6 +35,30 @@ describe('pino-websocket CLI: outages', () => {
     await Promise.all([away(8000), away(20_000)])
   })
 
+  test('a live pipe with the server away 8 s: the CLI stays, stdin waits, every record arrives, exit 0 at the end of input', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [CLI, '--port', String(port), '--format', 'json_lines', '--max-queue-bytes', '262144', '--max-message-bytes', '65536', '--max-reconnect-delay', '1000', '--quiet'])
+    const exited = once(child, 'exit') as Promise<[number]>
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    // An app writing into the pipe: 20 000 records of ~150 B over the outage, more than the queue holds.
+    let epipe = false
+    child.stdin.on('error', () => { epipe = true })
+    for (let seq = 0; seq < 20_000; seq += 1000) {
+      child.stdin.write(range(1000).map((i) => JSON.stringify({ level: 30, time: 1700000000000, seq: seq + i, pad: 'x'.repeat(100) }) + '\n').join(''))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 6000))
+    assert.equal(child.exitCode, null, `still running with the server away 8 s: ${stderr}`)
+    const server = await startServer({ format: 'json_lines', port })
+    child.stdin.end()
+    const [code] = await exited
+    assert.equal(code, 0, stderr)
+    assert.equal(epipe, false, 'the writer never met a closed pipe')
+    assert.deepEqual(sequence(server.events).unique, range(20_000))
+    await server.close()
+  })
+
   test('--give-up-after: the server never up: exit 1, a summary with what was read and not read, nothing read lost unseen', async () => {
     const port = await freePort()
     const dir = mkdtempSync(join(tmpdir(), 'pino-ws-cli-'))
