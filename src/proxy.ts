@@ -99,8 +99,19 @@ export function openTunnel (proxy: ProxyTarget, host: string, port: number, time
       finish(error)
       return
     }
-    // The server speaks first only after our upgrade request; anything past the answer is its.
-    if (end + 4 < head.length) socket.unshift(head.subarray(end + 4))
+    socket.off('data', onData)
+    if (end + 4 < head.length) {
+      // Anything past the answer is the tunnel's: it goes back to the socket for
+      // Node's HTTP client to read, once this listener is gone (unshifted while it
+      // listens, the bytes came straight back to it and the head doubled until it
+      // overflowed). Paused meanwhile, so they wait for the client's listener,
+      // which comes a tick after the socket is handed over; then resumed.
+      socket.pause()
+      socket.unshift(head.subarray(end + 4))
+      finish(null)
+      setImmediate(() => socket.resume())
+      return
+    }
     finish(null)
   }
   socket.on('data', onData)

@@ -28,6 +28,28 @@ describe('proxies', () => {
     await server.close()
   })
 
+  test('a proxy whose answer comes with more bytes in the same write: they go to the WebSocket, never back into our reader (no crash)', async () => {
+    const { createServer } = await import('node:net')
+    // The proxy's 200 and a 101 in one write: the 101 is not the server's (its accept cannot match), so the
+    // handshake fails; what matters is that the bytes after the answer reach ws once, as a failed attempt.
+    const proxy = createServer((socket) => {
+      socket.on('error', () => {})
+      socket.once('data', () => socket.write('HTTP/1.1 200 Connection Established\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bogus=\r\n\r\n'))
+    })
+    proxy.listen(0, '127.0.0.1')
+    await once(proxy, 'listening')
+    const client = new Client(resolveOptions({ port: 9, format: 'json_lines', proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, ...FAST, quiet: true }))
+    const errors: string[] = []
+    client.on('reconnecting', ({ error }) => errors.push(error ?? ''))
+    const rss = process.memoryUsage().rss
+    client.write({ time, record: { seq: 0 } })
+    await waitFor(() => errors.length >= 2, 'two failed attempts')
+    assert.match(errors[0], /Sec-WebSocket-Accept/i)
+    assert.ok(process.memoryUsage().rss - rss < 64 * 1024 * 1024, 'no runaway buffer')
+    await client.close(0)
+    proxy.close()
+  })
+
   test('a proxy that wants credentials: refused (407) with a warning and slow retries, then records arrive once they are given; never shown', async () => {
     const server = await startServer({ format: 'json_lines' })
     const proxy = await connectProxy('puser:pr0xyPass')
