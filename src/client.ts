@@ -717,6 +717,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
   #drop (reason: DropReason, error?: string, count = 1): void {
     this.#stats.dropped[reason] += count
+    // A parser's error quotes the record, which may hold one of the options' secrets.
+    if (error !== undefined) error = this.#redact(error)
     const pending = this.#pendingDrops.get(reason)
     if (pending !== undefined) {
       pending.count += count

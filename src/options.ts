@@ -260,6 +260,9 @@ const FLUENT_BIT_IGNORED = new Set(['name', 'match', 'match_regex', 'alias', 're
  * Resolve user options into a frozen object with every default, or throw an
  * {@link InvalidOptionError} naming the first bad option.
  */
+/** Options that only mean something over TLS. */
+const TLS_MATERIAL = ['ca', 'cert', 'key', 'pfx'] as const
+
 export function resolveOptions (input: Options | Record<string, unknown> = {}): ResolvedOptions {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidOptionError('options', 'an object', input)
@@ -287,6 +290,14 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   }
 
   const tls = resolveTls(get, name, boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true))
+  // TLS material with a ws:// endpoint would be read and then never used: the records would go in cleartext.
+  if (new URL(url).protocol === 'ws:') {
+    const given = TLS_MATERIAL.find((key) => get(key) !== undefined)
+    if (given !== undefined) {
+      throw new InvalidOptionError(name(given), 'absent with a ws:// endpoint, which is not encrypted (TLS material is for wss://)', get(given),
+        { secret: true, hint: 'use a wss:// URL, or `tls: true` with host and port' })
+    }
+  }
   const resolved = resolveHeaders(name('headers'), get('headers'), name('protocols'), get('protocols'))
   const headers = Object.freeze(resolved.headers)
   const proxyUrl = resolveProxy(name('proxy'), get('proxy'), new URL(url))

@@ -135,6 +135,8 @@ describe('resolveOptions', () => {
     ['maxReconnectDelay below reconnectDelay', { reconnectDelay: 500, maxReconnectDelay: 100 }, /`maxReconnectDelay` to be at least `reconnectDelay` \(500\)/],
     ['tls not a boolean', { tls: 'maybe' }, /`tls` to be a boolean \(or "on"\/"off"\)/],
     ['rejectUnauthorized not a boolean', { rejectUnauthorized: 1 }, /`rejectUnauthorized` to be a boolean/],
+    ['a CA with a ws:// URL', { url: 'ws://logs.example.com/', ca: 'test/fixtures/tls/ca.pem' }, /`ca` to be absent with a ws:\/\/ endpoint, which is not encrypted .*got a value that is not shown; use a wss:\/\/ URL, or `tls: true`/],
+    ['a client certificate with host and port but no tls', { host: 'logs', port: 8080, cert: 'test/fixtures/tls/client.pem', key: 'test/fixtures/tls/client.key' }, /`cert` to be absent with a ws:\/\/ endpoint/],
     ['options not an object', 'ws://x' as unknown as Record<string, unknown>, /`options` to be an object/]
   ]
   for (const [name, options, message] of invalid) {

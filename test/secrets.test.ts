@@ -139,6 +139,20 @@ describe('secrets', () => {
     proxy.close()
   })
 
+  test('a drop event\'s error holds no secret: a line that is the URL\'s password, met on stdin, is not echoed', async () => {
+    const client = new Client(resolveOptions({ url: `ws://user:${PASS}@127.0.0.1:${await freePort()}/?token=${TOKEN}`, format: 'json_lines', quiet: true }))
+    const drops: unknown[] = []
+    client.on('drop', (drop) => drops.push(drop))
+    const { NdjsonReader } = await import('../src/ndjson.js')
+    const reader = new NdjsonReader(client)
+    reader.write(`${decodeURIComponent(PASS)}\n${TOKEN}\n`)
+    await waitFor(() => drops.length > 0, 'the drop event')
+    const text = JSON.stringify(drops)
+    assert.match(text, /unencodable/)
+    assertClean(text, 'drop events')
+    await client.close(0)
+  })
+
   test('option errors hold no secret: a URL object, a curl-style header with a bad value, credentials in host', () => {
     const cases: Array<Record<string, unknown>> = [
       { url: new URL(`ftp://user:${PASS}@logs.test/?token=${TOKEN}`) },
