@@ -3,7 +3,7 @@ import { fstatSync, readSync } from 'node:fs'
 import { Client, type Stats } from './client.js'
 import { commandLine, OPTION_FLAGS, usage, UsageError, type CommandLine } from './cli-options.js'
 import { InvalidOptionError } from './errors.js'
-import { NdjsonReader } from './ndjson.js'
+import { countLineFeeds, NdjsonReader } from './ndjson.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
 import { receive } from './receive.js'
 import { VERSION } from './version.js'
@@ -164,7 +164,7 @@ function unreadInput (from: number): number | undefined {
       const read = readSync(0, buffer, 0, buffer.length, position)
       if (read === 0) break
       position += read
-      for (let at = buffer.indexOf(0x0a); at !== -1 && at < read; at = buffer.indexOf(0x0a, at + 1)) lines++
+      lines += countLineFeeds(buffer, read)
       last = buffer[read - 1]
     }
     // A last line without its line feed is a line too.

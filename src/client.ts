@@ -11,6 +11,7 @@ import { unwatchExit, watchExit } from './exit-hooks.js'
 import { FallbackFile } from './fallback.js'
 import type { RecordSink } from './ndjson.js'
 import type { ResolvedOptions } from './options.js'
+import type { Warning } from './warnings.js'
 import { RecordQueue, type Chunk } from './queue.js'
 
 /*
@@ -97,7 +98,7 @@ export interface ClientEvents {
   reconnecting: [{ endpoint: string, attempt: number, delay: number, error?: string, status?: number }]
   drop: [{ reason: DropReason, count: number, error?: string }]
   /** `exit`: said as the transport ends, maybe with the process: print it synchronously. */
-  warn: [{ code: string, message: string, exit?: boolean }]
+  warn: [Warning]
 }
 
 export class Client extends EventEmitter<ClientEvents> implements RecordSink {

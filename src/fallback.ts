@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 import { InvalidOptionError } from './errors.js'
+import { countLineFeeds } from './ndjson.js'
 
 /** Lines gathered before they are written at once; past it, a write happens now. */
 const BATCH_BYTES = 256 * 1024
@@ -120,7 +121,7 @@ export class FallbackFile {
   }
 
   #report (failure: NodeJS.ErrnoException): void {
-    this.error = `${failure.code ?? 'EIO'}: ${failure.message}`
+    this.error = errorText(failure)
     if (this.#failed) return
     this.#failed = true
     this.#onError(failure)
@@ -158,9 +159,7 @@ export class FallbackFile {
     } catch {
       return 0
     }
-    let lines = 0
-    for (let at = data.indexOf(0x0a); at !== -1 && at < whole; at = data.indexOf(0x0a, at + 1)) lines++
-    return lines
+    return countLineFeeds(data, whole)
   }
 
   /** A record given up after close() (an app logging on after its transport ended): written at once. */
@@ -171,11 +170,16 @@ export class FallbackFile {
       this.lost += this.#held.length
       this.#held = []
       this.#heldBytes = 0
-      this.error = `${(error as NodeJS.ErrnoException).code ?? 'EIO'}: ${(error as Error).message}`
+      this.error = errorText(error as NodeJS.ErrnoException)
       return
     }
     this.close()
   }
+}
+
+/** An I/O error as `CODE: message`. */
+function errorText (error: NodeJS.ErrnoException): string {
+  return `${error.code ?? 'EIO'}: ${error.message}`
 }
 
 function fstatSafe (fd: number): number {

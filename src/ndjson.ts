@@ -109,6 +109,13 @@ export class NdjsonReader {
   }
 }
 
+/** How many line feeds `bytes[0, end)` holds: the lines it ends. */
+export function countLineFeeds (bytes: Buffer, end: number): number {
+  let lines = 0
+  for (let at = bytes.indexOf(0x0a); at !== -1 && at < end; at = bytes.indexOf(0x0a, at + 1)) lines++
+  return lines
+}
+
 /** How a fallback file line opens when it carries its record's event time: see FALLBACK_TIME. */
 const FALLBACK_PREFIX = Buffer.from('{"date":"')
 /** `{"date":"` + 30 characters of time + `"` */

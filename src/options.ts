@@ -256,13 +256,13 @@ const ALIASES: Readonly<Record<string, { key: string, seconds?: true }>> = {
 /** Fluent Bit `[OUTPUT]` keys that mean nothing for a transport and are ignored without a warning. */
 const FLUENT_BIT_IGNORED = new Set(['name', 'match', 'match_regex', 'alias', 'retry_limit', 'workers', 'log_level'])
 
+/** Options that only mean something over TLS. */
+const TLS_MATERIAL = ['ca', 'cert', 'key', 'pfx'] as const
+
 /**
  * Resolve user options into a frozen object with every default, or throw an
  * {@link InvalidOptionError} naming the first bad option.
  */
-/** Options that only mean something over TLS. */
-const TLS_MATERIAL = ['ca', 'cert', 'key', 'pfx'] as const
-
 export function resolveOptions (input: Options | Record<string, unknown> = {}): ResolvedOptions {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidOptionError('options', 'an object', input)
@@ -291,7 +291,8 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
 
   const tls = resolveTls(get, name, boolean(name('rejectUnauthorized'), get('rejectUnauthorized'), true))
   // TLS material with a ws:// endpoint would be read and then never used: the records would go in cleartext.
-  if (new URL(url).protocol === 'ws:') {
+  const endpointUrl = new URL(url)
+  if (endpointUrl.protocol === 'ws:') {
     const given = TLS_MATERIAL.find((key) => get(key) !== undefined)
     if (given !== undefined) {
       throw new InvalidOptionError(name(given), 'absent with a ws:// endpoint, which is not encrypted (TLS material is for wss://)', get(given),
@@ -300,9 +301,9 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   }
   const resolved = resolveHeaders(name('headers'), get('headers'), name('protocols'), get('protocols'))
   const headers = Object.freeze(resolved.headers)
-  const proxyUrl = resolveProxy(name('proxy'), get('proxy'), new URL(url))
+  const proxyUrl = resolveProxy(name('proxy'), get('proxy'), endpointUrl)
   const proxy = proxyUrl === undefined ? undefined : proxyTarget(proxyUrl)
-  const secrets = secretsOf(proxyUrl === undefined ? [new URL(url)] : [new URL(url), proxyUrl], Object.values(headers), tls.passphrase)
+  const secrets = secretsOf(proxyUrl === undefined ? [endpointUrl] : [endpointUrl, proxyUrl], Object.values(headers), tls.passphrase)
 
   return Object.freeze({
     url,

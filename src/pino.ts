@@ -3,7 +3,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { Client, type ClientEvents, type Stats } from './client.js'
 import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type Options } from './options.js'
-import { emitProcessWarning, printWarningNow, type Warning } from './warnings.js'
+import { emitProcessWarning, printingExitNow, type Warning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 /**
@@ -153,12 +153,11 @@ function threadStreamData (): { pinoWillSendConfig?: boolean, $context?: { threa
 function warningPrinter (): (warning: Warning) => void {
   const port = isMainThread ? null : parentPort
   const [major = 0, minor = 0] = (threadStreamData()?.$context?.threadStreamVersion ?? '').split('.').map(Number)
-  const print = port === null || major < 2 || (major === 2 && minor < 4)
-    ? emitProcessWarning
-    : ({ code, message }: Warning) => port.postMessage({ code: 'WARNING', err: `[${code}] pino-websocket: ${message}` })
   // What is said as the worker ends cannot cross: the main thread is exiting, or
   // blocked in thread-stream's end() until the worker is done.
-  return (warning) => { if (warning.exit === true) printWarningNow(warning); else print(warning) }
+  return printingExitNow(port === null || major < 2 || (major === 2 && minor < 4)
+    ? emitProcessWarning
+    : ({ code, message }: Warning) => port.postMessage({ code: 'WARNING', err: `[${code}] pino-websocket: ${message}` }))
 }
 
 /**

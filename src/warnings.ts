@@ -32,8 +32,10 @@ export function printWarningNow ({ code, message }: Warning): void {
   }
 }
 
-/** Node warnings for a transport in the main thread: at once when said at the end. */
-export function printWarning (warning: Warning): void {
-  if (warning.exit === true) printWarningNow(warning)
-  else emitProcessWarning(warning)
+/** A printer that writes what is said as the transport ends at once, and hands the rest to `print`. */
+export function printingExitNow (print: (warning: Warning) => void): (warning: Warning) => void {
+  return (warning) => {
+    if (warning.exit === true) printWarningNow(warning)
+    else print(warning)
+  }
 }

@@ -4,7 +4,7 @@ import { parseTime, timeFromMillis } from './encoders/dates.js'
 import type { JsonEvent } from './encoders/index.js'
 import { InvalidOptionError } from './errors.js'
 import { resolveOptions, type Options } from './options.js'
-import { printWarning } from './warnings.js'
+import { emitProcessWarning, printingExitNow } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 /** What winston's formats leave on `info`: the level uncoloured, and the final text. */
@@ -54,7 +54,7 @@ export class WebSocketTransport extends TransportStream {
     const resolved = resolveOptions(rest)
     this.#client = new Client(resolved)
     for (const name of EVENTS) this.#client.on(name, (payload: unknown) => this.emit(name, payload))
-    if (!resolved.quiet) this.#client.on('warn', printWarning)
+    if (!resolved.quiet) this.#client.on('warn', printingExitNow(emitProcessWarning))
   }
 
   override log (info: Record<string | symbol, unknown>, callback: () => void): void {

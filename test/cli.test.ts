@@ -51,6 +51,18 @@ async function startReceiver (args: string[] = []): Promise<{ port: number, stdo
   }
 }
 
+/** What a receive process started with `args` prints for `data` sent to it, once `until` shows in it. */
+async function receiveOnce (args: string[], data: string | Uint8Array, until: string): Promise<string> {
+  const receiver = await startReceiver(args)
+  const client = new WebSocket(`ws://127.0.0.1:${receiver.port}/`)
+  await once(client, 'open')
+  client.send(data)
+  await waitFor(() => receiver.stdout().includes(until), 'the records')
+  client.close()
+  await receiver.stop()
+  return receiver.stdout()
+}
+
 /** A valid value for every option, as text on a command line. */
 const SAMPLES: Record<string, string | undefined> = {
   url: undefined, // given by each case
@@ -356,34 +368,17 @@ describe('pino-websocket CLI', () => {
   })
 
   test('receive prints the event time as pino\'s `time` when the record has none: Fluent Bit\'s json_lines, a custom date key in iso8601', async () => {
-    const receiver = await startReceiver(['--format', 'json_lines'])
-    const client = new WebSocket(`ws://127.0.0.1:${receiver.port}/`)
-    await once(client, 'open')
-    client.send('{"date":1700000000.5,"log":"x"}\n{"date":1700000001.25,"time":"own","log":"y"}\n')
-    await waitFor(() => receiver.stdout().includes('"y"'), 'the records')
-    client.close()
-    await receiver.stop()
-    assert.deepEqual(receiver.stdout().trim().split('\n').map((l) => JSON.parse(l) as unknown), [{ time: 1700000000500, log: 'x' }, { time: 'own', log: 'y' }])
+    const fluentBit = await receiveOnce(['--format', 'json_lines'], '{"date":1700000000.5,"log":"x"}\n{"date":1700000001.25,"time":"own","log":"y"}\n', '"y"')
+    assert.deepEqual(fluentBit.trim().split('\n').map((l) => JSON.parse(l) as unknown), [{ time: 1700000000500, log: 'x' }, { time: 'own', log: 'y' }])
 
-    const iso = await startReceiver(['--format', 'json_lines', '--date-key', 'ts', '--date-format', 'iso8601'])
-    const other = new WebSocket(`ws://127.0.0.1:${iso.port}/`)
-    await once(other, 'open')
-    other.send('{"ts":"2023-11-14T22:13:20.250Z","level":30,"msg":"m"}\n')
-    await waitFor(() => iso.stdout().includes('"m"'), 'the record')
-    other.close()
-    await iso.stop()
-    assert.deepEqual(JSON.parse(iso.stdout()), { time: 1700000000250, level: 30, msg: 'm' })
+    const iso = await receiveOnce(['--format', 'json_lines', '--date-key', 'ts', '--date-format', 'iso8601'], '{"ts":"2023-11-14T22:13:20.250Z","level":30,"msg":"m"}\n', '"m"')
+    assert.deepEqual(JSON.parse(iso), { time: 1700000000250, level: 30, msg: 'm' })
   })
 
   test('receive honours --date-key and --date-format: the record\'s own time, not the time of receipt', async () => {
-    const receiver = await startReceiver(['--format', 'json_lines', '--date-key', 'ts', '--date-format', 'epoch_ms', '--events'])
-    const client = new WebSocket(`ws://127.0.0.1:${receiver.port}/`)
-    await once(client, 'open')
-    client.send(encodeMessages([{ time: { sec: 1700000000, nsec: 250000000 }, record: { seq: 1 } }], { format: 'json_lines', jsonDateKey: 'ts', jsonDateFormat: 'epoch_ms' })[0].data)
-    await waitFor(() => receiver.stdout().includes('seq'), 'the record')
-    client.close()
-    await receiver.stop()
-    assert.deepEqual(JSON.parse(receiver.stdout()), { time: { sec: 1700000000, nsec: 250000000 }, record: { seq: 1 } })
+    const data = encodeMessages([{ time: { sec: 1700000000, nsec: 250000000 }, record: { seq: 1 } }], { format: 'json_lines', jsonDateKey: 'ts', jsonDateFormat: 'epoch_ms' })[0].data
+    const printed = await receiveOnce(['--format', 'json_lines', '--date-key', 'ts', '--date-format', 'epoch_ms', '--events'], data, 'seq')
+    assert.deepEqual(JSON.parse(printed), { time: { sec: 1700000000, nsec: 250000000 }, record: { seq: 1 } })
   })
 
   test('TLS and proxy flags: --ca, --proxy with credentials, --quiet: records reach a wss:// server through the tunnel', async () => {
