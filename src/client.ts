@@ -9,6 +9,7 @@ import { createEncoder, type DropReason, type Encoder, type JsonEvent, type Line
 import { redact } from './errors.js'
 import { unwatchExit, watchExit } from './exit-hooks.js'
 import { FallbackFile } from './fallback.js'
+import { ABNORMAL, LONE_LOSSES, MESSAGE_TOO_BIG, MessageSize, type SentMessage } from './message-size.js'
 import type { RecordSink } from './ndjson.js'
 import type { ResolvedOptions } from './options.js'
 import type { Warning } from './warnings.js'
@@ -48,14 +49,14 @@ const CLOSE_HANDSHAKE_TIMEOUT = 1000
 const NO_PONG_CONNECTIONS = 2
 /** Connections in a row that the server closed, after the upgrade, before confirming anything, before a warning. */
 const CLOSED_UNCONFIRMED_CONNECTIONS = 3
-/** Close code of a message too big for the server (RFC 6455 7.4.1). */
-const MESSAGE_TOO_BIG = 1009
-/** Close code of a connection that ended without a close frame (a reset, a crash, or a close frame lost to a reset). */
-const ABNORMAL = 1006
+/** Close code of a message whose data the server refuses (RFC 6455 7.4.1): not UTF-8 in a text frame, or not what it parses. */
+const INVALID_DATA = 1007
+/** Records sent alone and refused with 1007, with nothing confirmed between, before the refusals are taken for the server refusing everything. */
+const REFUSED_IN_A_ROW = 3
+/** Messages written at most once that are remembered, for what a 1009 shows was never read. */
+const WRITTEN_KEPT = 256
 /** The longest wait between attempts once the transport is ending: the last records get every chance within closeTimeout. */
 const ENDING_RETRY_DELAY = 200
-/** Smallest message size a suspected (not stated) limit shrinks messages to. */
-const MIN_SUSPECTED_LIMIT = 4096
 /** A warning of each code goes out at most this often; what happened meanwhile is summed up in the next. */
 const WARN_INTERVAL = 60_000
 /** Error codes of a TLS handshake that refused the server (or us): retrying soon will not help. */
@@ -64,6 +65,7 @@ const DROP_WHY: Readonly<Record<DropReason, string>> = {
   overflow: 'the queue was full',
   oversized: 'too large for one message',
   unencodable: 'could not be encoded',
+  refused: 'the server refused them as invalid data (1007)',
   shutdown: 'still queued at shutdown'
 }
 
@@ -87,7 +89,7 @@ export interface Stats {
   pongTimeouts: number
   /** The delivery mode, as the options chose it: never changed behind the user's back. */
   delivery: ResolvedOptions['delivery']
-  /** The message size in force: `maxMessageBytes`, or less once the server refused larger messages. */
+  /** The message size in force: `maxMessageBytes`, or less while the server is shown to refuse larger messages. */
   maxMessageBytes: number
 }
 
@@ -106,7 +108,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   readonly #encoder: Encoder
   readonly #queue: RecordQueue
   readonly #backoff: Backoff
-  readonly #stats: Omit<Stats, 'pending'>
+  readonly #stats: Omit<Stats, 'pending' | 'maxMessageBytes'>
+  readonly #size: MessageSize
   readonly #fallback: FallbackFile | undefined
   #state: State = 'idle'
   #connection: Connection | undefined
@@ -118,10 +121,19 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   /** Whether this connection has confirmed a record, and how many in a row ended before one did. */
   #confirmedHere = false
   #closedUnconfirmed = 0
-  /** Messages sent on this connection and not yet confirmed: the queue positions they span, their size. */
+  /**
+   * Messages sent on this connection and not yet confirmed (at most once: the
+   * last ones written): the queue positions they span, their size.
+   */
   #unconfirmed: Array<{ start: number, end: number, bytes: number }> = []
-  /** Where the first unconfirmed message started when the last connection died abnormally (-1: no such death since a confirmation). */
-  #lastDeathAt = -1
+  /**
+   * After a 1007 (the server refuses some record's data): until the queue
+   * position `until`, one message of at most `records` records at a time, so the
+   * refused record is found and given up alone.
+   */
+  #isolate: { until: number, records: number } | undefined
+  /** Records given up on a 1007 since the last confirmation. */
+  #refusedInARow = 0
   #openedAt = 0
   #pumpScheduled = false
   #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
@@ -151,11 +163,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#drop('overflow')
     })
     this.#backoff = new Backoff(options.reconnectDelay, options.maxReconnectDelay)
+    this.#size = new MessageSize(options.maxMessageBytes)
     this.#stats = {
-      maxMessageBytes: options.maxMessageBytes,
       accepted: 0,
       delivered: 0,
-      dropped: { overflow: 0, oversized: 0, unencodable: 0, shutdown: 0 },
+      dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0 },
       resent: 0,
       reconnects: 0,
       pongTimeouts: 0,
@@ -182,7 +194,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   /** Counters; `pending` is what the queue holds now. */
   stats (): Stats {
-    return { ...this.#stats, dropped: { ...this.#stats.dropped }, pending: this.#queue.length }
+    return { ...this.#stats, dropped: { ...this.#stats.dropped }, pending: this.#queue.length, maxMessageBytes: this.#size.limit }
   }
 
   /** Queue one record for sending. Never throws: a bad record is dropped and counted. */
@@ -239,9 +251,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#kick()
   }
 
-  /** Whether a record of `length` bytes fits in one message on its own. */
+  /** Whether a record of `length` bytes fits in one message on its own, and the server has not refused one so large. */
   #fits (length: number): boolean {
-    return length + this.#encoder.overhead <= this.#stats.maxMessageBytes
+    const bytes = length + this.#encoder.overhead
+    return bytes <= this.#options.maxMessageBytes && !this.#size.refuses(bytes)
   }
 
   /** Queue an encoded record, or route it to the fallback file with its drop reason. */
@@ -377,9 +390,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     debug('connecting to %s%s (attempt %d)', endpoint, proxy === undefined ? '' : ` through the proxy ${proxy.endpoint}`, this.#backoff.attempt + 1)
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
     const connection = new Connection(this.#options, {
-      confirmEach: atLeastOnce,
-      // At most once (chosen for a server that may not answer pings), heartbeats
-      // still find a dead peer once the server has shown that it answers them.
+      // At most once (chosen for a server that may not answer pings), messages are
+      // still followed by pings: a pong proves what the server read, and the
+      // message size grows on that proof alone. Pongs are required, and find a
+      // dead peer, once the server has shown that it answers them.
       requirePongs: atLeastOnce || this.#pongSeen
     })
     this.#connection = connection
@@ -396,6 +410,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#state = 'open'
     this.#confirmedHere = false
     this.#openedAt = Date.now()
+    this.#size.opened()
     debug('open %s', this.#options.endpoint)
     this.emit('open', { endpoint: this.#options.endpoint })
     this.#armIdleTimer()
@@ -407,15 +422,17 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #onConfirm (mark: number): void {
     this.#pongSeen = true
     this.#noPongConnections = 0
-    this.#lastDeathAt = -1
     this.#lastFailure = undefined
     // The server reads what we send: this connection is healthy.
     this.#backoff.reset()
     if (mark === -1) return
     this.#confirmedHere = true
     this.#closedUnconfirmed = 0
-    while (this.#unconfirmed.length > 0 && this.#unconfirmed[0].end <= mark) this.#unconfirmed.shift()
+    this.#refusedInARow = 0
+    while (this.#unconfirmed.length > 0 && this.#unconfirmed[0].end <= mark) this.#size.confirmed(this.#unconfirmed.shift()!.bytes)
     this.#confirm(mark)
+    // Messages that wait for the ones in flight (see #pump) go now.
+    if (this.#queue.unsent > 0) this.#pump()
   }
 
   #onClose (connection: Connection, info: CloseInfo): void {
@@ -431,8 +448,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       : !info.opened ? `could not be reached: ${error ?? `closed with ${info.code} before the handshake completed`}`
         : `closed the connection (${info.code}${reason === '' ? '' : ` ${reason}`})`
     if (this.#state === 'closed') return
-    if (info.opened && !info.pongTimedOut && !this.#confirmedHere && unconfirmed.length > 0 && info.code !== MESSAGE_TOO_BIG &&
+    if (info.opened && !info.ours && !this.#confirmedHere && unconfirmed.length > 0 && info.code !== MESSAGE_TOO_BIG &&
       ++this.#closedUnconfirmed === CLOSED_UNCONFIRMED_CONNECTIONS) this.#warnServerClosed(info.code, reason)
+    if (info.opened && !info.pongTimedOut && info.errorCode?.startsWith('WS_ERR_') === true) {
+      this.#warn('PINO_WS_WARN_PROTOCOL_ERROR', `${this.#options.endpoint} sent what the WebSocket protocol forbids (${error ?? info.errorCode}), so the connection was closed; ` +
+        `records are kept and sent again (${this.#queue.length} queued)`)
+    }
     if (info.opened) {
       // 1006 without an error: a reset, or a guard of the server's (ws ends a connection with 60 pongs pending) that sent no close frame.
       debug('disconnected from %s: %d %s%s', this.#options.endpoint, info.code,
@@ -441,9 +462,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     } else {
       debug('attempt failed: %s', error ?? `closed with ${info.code} before the handshake completed`)
     }
+    if (info.opened && this.#stats.delivery === 'at-most-once' && info.code === MESSAGE_TOO_BIG && !info.ours) this.#unread(unconfirmed)
     // What was sent and not confirmed goes again, first and in order, on the next connection.
     this.#stats.resent += this.#queue.rewind()
-    this.#judgeMessageSize(info, unconfirmed)
+    if (info.opened) this.#judge(info, unconfirmed)
     // A connection that stayed up through a heartbeat and its pong timeout was healthy, pong or not.
     if (info.opened && Date.now() - this.#openedAt >= this.#options.pingInterval + this.#options.pongTimeout) this.#backoff.reset()
     if (this.#queue.length === 0) {
@@ -524,39 +546,98 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   }
 
   /**
-   * Whether the connection died of a message too big for the server, and if so
-   * make messages smaller. The evidence: a 1009 close; or, since some servers
-   * reset the connection right after their 1009 (and the reset loses the close
-   * frame), two abnormal ends in a row with the same message first in line and
-   * unconfirmed. The culprit is among the unconfirmed messages, so the limit
-   * becomes half the largest of them: each step at least halves what failed, and
-   * a record that alone exceeds the new limit is dropped as oversized.
+   * What a connection's end says about the records in flight: the message size
+   * (see MessageSize), and, on a 1007, which record's data the server refuses.
+   * Runs after the rewind: the first unconfirmed message is first in the queue.
    */
-  #judgeMessageSize (info: CloseInfo, unconfirmed: ReadonlyArray<{ start: number, bytes: number }>): void {
-    if (unconfirmed.length === 0) return
-    const largest = Math.max(...unconfirmed.map((message) => message.bytes))
-    if (info.code === MESSAGE_TOO_BIG) {
-      this.#shrinkMessages(largest, 64, 'the server closed the connection with 1009 (message too big)')
-      return
+  #judge (info: CloseInfo, unconfirmed: ReadonlyArray<{ start: number, end: number, bytes: number }>): void {
+    const atLeastOnce = this.#stats.delivery === 'at-least-once'
+    // At most once, only what was written counts; what was not goes again.
+    const sent: SentMessage[] = []
+    for (const message of unconfirmed) {
+      if (!atLeastOnce && message.end > this.#queue.sentEnd) break
+      sent.push({ bytes: message.bytes, records: message.end - message.start, id: message.start })
     }
-    if (info.code !== ABNORMAL || !info.opened || info.pongTimedOut) return
-    const first = unconfirmed[0].start
-    if (first === this.#lastDeathAt) {
-      this.#shrinkMessages(largest, MIN_SUSPECTED_LIMIT, `connections ended twice in a row, without a close frame, right after a message of ${largest} bytes`)
+    if (info.code === INVALID_DATA && atLeastOnce && !info.ours && sent.length > 0) this.#isolateRefused(sent)
+    const verdict = this.#size.ended({ code: info.code, ours: info.ours, unconfirmed: sent })
+    if (verdict === undefined) return
+    const { endpoint } = this.#options
+    const overhead = this.#encoder.overhead
+    const parts: string[] = []
+    if (verdict.lowered !== undefined) {
+      parts.push(verdict.stated
+        ? `${endpoint} closed the connection with 1009 (message too big) after a message of ${verdict.largest} bytes`
+        : `connections to ${endpoint} were lost without a close frame right after a message of ${verdict.largest} bytes, larger than any it has confirmed (${this.#size.proven})`)
+      parts.push(`messages are now at most ${verdict.lowered} bytes; larger ones are tried again in ${Math.round((verdict.probeIn ?? 0) / 1000)} s`)
     }
-    this.#lastDeathAt = first
+    if (verdict.dropFirst && atLeastOnce) {
+      const error = verdict.stated ? 'the server refused it alone with 1009 (message too big)' : `the connection was lost ${LONE_LOSSES} times in a row right after it, sent alone`
+      this.#queue.dropFirst((record) => this.#toFallback(record))
+      this.#drop('oversized', error)
+      parts.push(`a record of ${verdict.largest - overhead} bytes was dropped as oversized: ${error}`)
+    }
+    if (verdict.dropFirst && verdict.stated && atLeastOnce) {
+      // Records as large as one the server refused alone cannot go either.
+      const dropped = this.#queue.removeLarger(verdict.largest - overhead - 1, (record) => this.#toFallback(record))
+      if (dropped > 0) {
+        this.#drop('oversized', `the server refuses messages of ${verdict.largest} bytes`, dropped)
+        parts.push(`${dropped} more record(s) as large were dropped`)
+      }
+    }
+    if (parts.length > 0) this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', parts.join('; '))
   }
 
-  #shrinkMessages (failed: number, floor: number, why: string): void {
-    const current = this.#stats.maxMessageBytes
-    const smaller = Math.max(floor, Math.floor(Math.min(current, failed) / 2))
-    if (smaller >= current) return
-    this.#stats.maxMessageBytes = smaller
-    const error = `the server refuses messages of more than about ${smaller} bytes`
-    const dropped = this.#queue.removeLarger(smaller - this.#encoder.overhead, (record) => this.#toFallback(record))
-    if (dropped > 0) this.#drop('oversized', error, dropped)
-    this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', `${why}; messages are now at most ${smaller} bytes` +
-      (dropped > 0 ? `, and ${dropped} record(s) larger than that were dropped` : ''))
+  /**
+   * At most once, a 1009 shows records counted delivered were never read: the
+   * server refused the first message over its limit and read nothing after it.
+   * The largest message written is over that limit, so from its first
+   * occurrence on, nothing was read: counted dropped, no longer delivered.
+   */
+  #unread (unconfirmed: ReadonlyArray<{ start: number, end: number, bytes: number }>): void {
+    let largest = 0
+    let from = -1
+    for (const [index, message] of unconfirmed.entries()) {
+      if (message.end > this.#queue.sentEnd) break
+      if (message.bytes > largest) {
+        largest = message.bytes
+        from = index
+      }
+    }
+    if (from === -1) return
+    let records = 0
+    for (const message of unconfirmed.slice(from)) {
+      if (message.end > this.#queue.sentEnd) break
+      records += message.end - message.start
+    }
+    this.#stats.delivered -= records
+    this.#drop('oversized', 'the server closed the connection with 1009 (message too big): never read', records)
+  }
+
+  /**
+   * The server refused some record's data (1007). One message sent alone and
+   * refused holds it: a lone record is given up (as `refused`, to the fallback
+   * file); a larger message is split. Sent one at a time, so the culprit is
+   * always the message in flight. A server that refuses everything (nothing
+   * confirmed through REFUSED_IN_A_ROW refusals) is not searched further: its
+   * records stay queued, as without this rule.
+   */
+  #isolateRefused (sent: readonly SentMessage[]): void {
+    const isolate = this.#isolate
+    if (isolate !== undefined && sent.length === 1) {
+      if (sent[0].records > 1) {
+        this.#isolate = { until: sent[0].id + sent[0].records, records: Math.ceil(sent[0].records / 2) }
+        return
+      }
+      if (this.#refusedInARow >= REFUSED_IN_A_ROW) return
+      this.#refusedInARow++
+      this.#queue.dropFirst((record) => this.#toFallback(record))
+      this.#drop('refused', 'the server closed the connection with 1007 (invalid data) on this record alone')
+      return
+    }
+    const last = sent[sent.length - 1]
+    let records = 1
+    for (const message of sent) if (message.records > records) records = message.records
+    this.#isolate = { until: last.id + last.records, records: Math.ceil(records / 2) }
   }
 
   #schedulePump (): void {
@@ -577,14 +658,31 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #pump (): void {
     const connection = this.#connection
     if (this.#state !== 'open' || connection === undefined) return
+    const atLeastOnce = this.#stats.delivery === 'at-least-once'
     let sent = false
     while (this.#queue.unsent > 0 && connection.writable) {
       const start = this.#queue.sentEnd
-      const parts = this.#queue.takeBatch(this.#stats.maxMessageBytes, this.#encoder.overhead)
+      let maxRecords = Infinity
+      const isolate = this.#isolate
+      if (isolate !== undefined) {
+        if (start >= isolate.until) {
+          this.#isolate = undefined
+        } else {
+          // Finding a refused record: one small message at a time, so a 1007 names its message.
+          if (this.#unconfirmed.length > 0) break
+          maxRecords = Math.min(isolate.records, isolate.until - start)
+        }
+      }
+      // A record too large for the size in force goes alone, with nothing else in
+      // flight: the server's answer to it is then about it alone.
+      if (this.#unconfirmed.length > 0 && this.#queue.nextLength + this.#encoder.overhead > this.#size.limit) break
+      const parts = this.#queue.takeBatch(this.#size.next, this.#encoder.overhead, maxRecords)
       const end = this.#queue.sentEnd
       const message = this.#encoder.frame(parts)
-      if (this.#stats.delivery === 'at-least-once') this.#unconfirmed.push({ start, end, bytes: message.length })
+      this.#unconfirmed.push({ start, end, bytes: message.length })
+      if (!atLeastOnce && this.#unconfirmed.length > WRITTEN_KEPT) this.#unconfirmed.shift()
       connection.send(message, this.#encoder.binary, end)
+      debug('sent %d record(s) in %d bytes (size %d, limit %d)', end - start, message.length, this.#size.next, this.#size.limit)
       sent = true
     }
     if (sent) this.#armIdleTimer()

@@ -11,11 +11,15 @@ import { VERSION } from './version.js'
 const USER_AGENT = `pino-websocket/${VERSION}`
 /** Socket buffer level above which messages wait for the socket to drain. */
 const HIGH_WATER_MARK = 1024 * 1024
-/** Largest message accepted from the server: we expect none; pings and pongs are tiny. */
-const MAX_INBOUND_PAYLOAD = 64 * 1024
+/**
+ * Largest message taken from the server (and thrown away): the protocol has
+ * none, but an echo server or a broadcast hub sends our own messages back, and
+ * ending the connection for that would be ours to blame, not the server's.
+ */
+const MAX_INBOUND_PAYLOAD = 16 * 1024 * 1024
 
 /** What a connection needs of the options. */
-export type ConnectionOptions = Pick<ResolvedOptions, 'url' | 'headers' | 'protocols' | 'connectTimeout' | 'pingInterval' | 'pongTimeout' | 'tls'> & Partial<Pick<ResolvedOptions, 'proxy'>>
+export type ConnectionOptions = Pick<ResolvedOptions, 'url' | 'headers' | 'protocols' | 'connectTimeout' | 'pingInterval' | 'pongTimeout' | 'tls' | 'maxMessageBytes'> & Partial<Pick<ResolvedOptions, 'proxy'>>
 
 /** How a connection ended; plain data. */
 export interface CloseInfo {
@@ -33,6 +37,12 @@ export interface CloseInfo {
   rejection?: Rejection
   /** Whether we ended it because a ping went unanswered. */
   pongTimedOut: boolean
+  /**
+   * Whether our side ended it: a pong timeout, our own close, or a frame of the
+   * server's that breaks the protocol (ws's `WS_ERR_` codes), which ws answers
+   * with a close of its own. Never a sign of what the server takes.
+   */
+  ours: boolean
 }
 
 export interface ConnectionEvents {
@@ -56,7 +66,6 @@ export interface ConnectionEvents {
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #options: ConnectionOptions
-  readonly #confirmEach: boolean
   #requirePongs: boolean
   #ws: WebSocket | undefined
   /** The TCP (or TLS) socket under ws, for corking a message with its ping. */
@@ -66,6 +75,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #error: string | undefined
   #errorCode: string | undefined
   #pongTimedOut = false
+  #closedByUs = false
   #rejection: Rejection | undefined
   /** Messages handed to ws whose write has not completed. */
   #writing = 0
@@ -82,15 +92,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #pongTimer: NodeJS.Timeout | undefined
 
   /**
-   * @param confirmEach confirm messages with pings: a ping follows a message at
-   * once when none is in flight, else when the pong comes, covering every message
-   * since (a pong proves the server read everything sent before its ping)
+   * Messages are confirmed with pings: a ping follows a message at once when none
+   * is in flight, else when the pong comes, covering every message since (a pong
+   * proves the server read everything sent before its ping).
    * @param requirePongs end the connection when a ping is not answered within `pongTimeout`
    */
-  constructor (options: ConnectionOptions, { confirmEach, requirePongs }: { confirmEach: boolean, requirePongs: boolean }) {
+  constructor (options: ConnectionOptions, { requirePongs }: { requirePongs: boolean }) {
     super()
     this.#options = options
-    this.#confirmEach = confirmEach
     this.#requirePongs = requirePongs
     try {
       this.#ws = this.#open()
@@ -108,7 +117,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#writing === 0 && ws.bufferedAmount < HIGH_WATER_MARK
   }
 
-  /** Send one message; with `confirmEach` and no ping in flight, its ping leaves in the same socket write. */
+  /** Send one message; with no ping in flight, its ping leaves in the same socket write. */
   send (message: Buffer, binary: boolean, mark: number): void {
     const ws = this.#ws!
     this.#writing++
@@ -119,10 +128,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#writing--
       if (error === undefined || error === null) this.emit('written', mark)
     })
-    if (this.#confirmEach) {
-      if (this.#ping === undefined) this.#sendPing(mark)
-      else this.#uncovered = mark
-    }
+    if (this.#ping === undefined) this.#sendPing(mark)
+    else this.#uncovered = mark
     this.#socket?.uncork()
   }
 
@@ -135,6 +142,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   close (code: number, reason: string | undefined, timeout: number): void {
     const ws = this.#ws
     if (ws === undefined || this.#closed) return
+    this.#closedByUs = true
     if (ws.readyState !== WebSocket.OPEN) {
       ws.terminate()
       return
@@ -150,7 +158,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       handshakeTimeout: this.#options.connectTimeout,
       perMessageDeflate: false,
       followRedirects: false,
-      maxPayload: MAX_INBOUND_PAYLOAD,
+      maxPayload: Math.max(MAX_INBOUND_PAYLOAD, this.#options.maxMessageBytes),
+      // What the server sends is thrown away: its text need not be valid for us.
+      skipUTF8Validation: true,
       // Random masks as ws makes them, but never all zeros: ws sends such a frame
       // without copying it, and our queue's views must not be written unmasked.
       generateMask: nonZeroMask,
@@ -264,6 +274,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       reason,
       opened: this.#opened,
       pongTimedOut: this.#pongTimedOut,
+      ours: this.#closedByUs || this.#pongTimedOut || this.#errorCode?.startsWith('WS_ERR_') === true,
       ...(this.#error !== undefined ? { error: this.#error } : {}),
       ...(this.#errorCode !== undefined ? { errorCode: this.#errorCode } : {}),
       ...(this.#rejection !== undefined ? { rejection: this.#rejection } : {})

@@ -78,6 +78,11 @@ export class RecordQueue {
   /** Absolute position just past the last record handed out by {@link takeBatch}. */
   get sentEnd (): number { return this.#sentEnd }
 
+  /** Byte length of the next record to send (0: none). */
+  get nextLength (): number {
+    return this.unsent === 0 ? 0 : this.#lengths[this.#slot(this.#sentEnd - this.#base)]
+  }
+
   /** Byte length a chunk takes in the queue. */
   static byteLength (chunk: Chunk): number {
     return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length
@@ -137,9 +142,9 @@ export class RecordQueue {
   /**
    * Mark the next unsent records as sent and return them as views of the ring:
    * as many as fit in `maxBytes` after `overhead`, neighbouring records in one
-   * view. The views are valid until the next push.
+   * view, and at most `maxRecords` records. The views are valid until the next push.
    */
-  takeBatch (maxBytes: number, overhead: number): Buffer[] {
+  takeBatch (maxBytes: number, overhead: number, maxRecords = Infinity): Buffer[] {
     const parts: Buffer[] = []
     let bytes = overhead
     let count = 0
@@ -149,7 +154,7 @@ export class RecordQueue {
       const slot = this.#slot(index)
       const start = this.#starts[slot]
       const length = this.#lengths[slot]
-      if (count > 0 && bytes + length > maxBytes) break
+      if (count > 0 && (bytes + length > maxBytes || count === maxRecords)) break
       bytes += length
       count++
       if (start === runEnd) {
@@ -209,6 +214,14 @@ export class RecordQueue {
       this.#write = this.#starts[last] + this.#lengths[last]
     }
     return removed
+  }
+
+  /** Remove the oldest record, handing it to `each` (a view, valid during the call); only while nothing is in flight. */
+  dropFirst (each: (record: Buffer) => void): void {
+    if (this.#sentEnd !== this.#base) throw new Error('dropFirst() with records in flight')
+    if (this.length === 0) return
+    each(this.#view(this.#first))
+    this.#shift()
   }
 
   /** Make every sent, unconfirmed record unsent again (after a reconnect); returns how many. */

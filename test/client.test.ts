@@ -118,8 +118,9 @@ describe('Client', () => {
       connectTimeout: 1000,
       pingInterval: 1000,
       pongTimeout: 1000,
+      maxMessageBytes: 1024 * 1024,
       tls: { rejectUnauthorized: true }
-    }, { confirmEach: true, requirePongs: true })
+    }, { requirePongs: true })
     const [info] = await once(connection, 'close') as [CloseInfo]
     assert.equal(info.opened, false)
     assert.match(info.error ?? '', /Invalid character in header content/)

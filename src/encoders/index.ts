@@ -34,7 +34,7 @@ export interface Message {
 }
 
 /** Why a record was not sent. */
-export type DropReason = 'overflow' | 'oversized' | 'unencodable' | 'shutdown'
+export type DropReason = 'overflow' | 'oversized' | 'unencodable' | 'refused' | 'shutdown'
 
 /**
  * Turns events into records of a wire format, and records into messages. Records

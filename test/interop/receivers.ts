@@ -15,7 +15,7 @@ const here = import.meta.dirname
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
 const GOPATH = '/usr/share/gocode'
 
-export type ReceiverKind = 'websockets' | 'aiohttp' | 'gorilla'
+export type ReceiverKind = 'websockets' | 'aiohttp' | 'gorilla' | 'nhooyr'
 
 /** Why a case cannot run here, or undefined when it can. */
 export function missing (what: ReceiverKind | 'nginx' | 'haproxy'): string | undefined {
@@ -26,6 +26,9 @@ export function missing (what: ReceiverKind | 'nginx' | 'haproxy'): string | und
     case 'gorilla':
       if (spawnSync('go', ['version']).status !== 0) return 'Go is not installed (Debian: golang-go)'
       return existsSync(join(GOPATH, 'src/github.com/gorilla/websocket')) ? undefined : 'gorilla/websocket is not installed (Debian: golang-github-gorilla-websocket-dev)'
+    case 'nhooyr':
+      if (spawnSync('go', ['version']).status !== 0) return 'Go is not installed (Debian: golang-go)'
+      return existsSync(join(GOPATH, 'src/nhooyr.io/websocket')) ? undefined : 'nhooyr.io/websocket is not installed (Debian: golang-nhooyr-websocket-dev)'
     case 'nginx':
     case 'haproxy':
       return spawnSync('sh', ['-c', `command -v ${what} || test -x /usr/sbin/${what}`]).status === 0 ? undefined : `${what} is not installed (Debian: ${what === 'nginx' ? 'nginx-light' : 'haproxy'})`
@@ -53,19 +56,20 @@ function track (child: ChildProcess): ChildProcess {
   return child
 }
 
-let goBinary: string | undefined
-/** The gorilla receiver, built once per run (Debian's Go, GOPATH mode, offline). */
-function gorillaBinary (): string {
-  if (goBinary !== undefined) return goBinary
+const goBinaries = new Map<string, string>()
+/** A Go receiver (servers/NAME.go), built once per run (Debian's Go, GOPATH mode, offline). */
+function goBinary (name: 'receiver' | 'nhooyr'): string {
+  const built = goBinaries.get(name)
+  if (built !== undefined) return built
   const dir = join(tmpdir(), `pino-ws-interop-go-${process.pid}`)
   mkdirSync(dir, { recursive: true })
-  const binary = join(dir, 'receiver')
-  execFileSync('go', ['build', '-o', binary, join(here, 'servers', 'receiver.go')], {
+  const binary = join(dir, name)
+  execFileSync('go', ['build', '-o', binary, join(here, 'servers', `${name}.go`)], {
     cwd: dir,
     env: { ...process.env, GO111MODULE: 'off', GOPATH, GOCACHE: join(dir, 'cache'), GOFLAGS: '' },
     stdio: ['ignore', 'ignore', 'inherit']
   })
-  goBinary = binary
+  goBinaries.set(name, binary)
   return binary
 }
 
@@ -83,8 +87,8 @@ export interface Receiver {
 /** Start a receiver; `port` 0 for any free one. Options: maxSize (bytes), stallFirst and stallMs. */
 export async function startReceiver (kind: ReceiverKind, { port = 0, maxSize, stallFirst, stallMs }: { port?: number, maxSize?: number, stallFirst?: number, stallMs?: number } = {}): Promise<Receiver> {
   let child: ChildProcess
-  if (kind === 'gorilla') {
-    child = track(spawn(gorillaBinary(), ['-port', String(port), ...(maxSize !== undefined ? ['-limit', String(maxSize)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  if (kind === 'gorilla' || kind === 'nhooyr') {
+    child = track(spawn(goBinary(kind === 'gorilla' ? 'receiver' : 'nhooyr'), ['-port', String(port), ...(maxSize !== undefined ? ['-limit', String(maxSize)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] }))
   } else {
     const args = [join(here, 'servers', 'receiver.py'), kind, '--port', String(port)]
     if (maxSize !== undefined) args.push('--max-size', String(maxSize))
