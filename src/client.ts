@@ -665,13 +665,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       let maxRecords = Infinity
       const isolate = this.#isolate
       if (isolate !== undefined) {
-        if (start >= isolate.until) {
-          this.#isolate = undefined
-        } else {
-          // Finding a refused record: one small message at a time, so a 1007 names its message.
-          if (this.#unconfirmed.length > 0) break
-          maxRecords = Math.min(isolate.records, isolate.until - start)
-        }
+        // Finding a refused record: one small message at a time, so a 1007 names its
+        // message; over once the last of them is confirmed.
+        if (this.#unconfirmed.length > 0) break
+        if (start >= isolate.until) this.#isolate = undefined
+        else maxRecords = Math.min(isolate.records, isolate.until - start)
       }
       // A record too large for the size in force goes alone, with nothing else in
       // flight: the server's answer to it is then about it alone.

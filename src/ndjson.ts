@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
 
@@ -40,6 +41,10 @@ export class NdjsonReader {
     // Lines holding a needle are parsed; needles are rare, so each is looked for
     // once per chunk rather than once per line.
     const complete = bytes.subarray(0, end)
+    // Bytes (the CLI's stdin) may not be UTF-8: such a line is read as text, its
+    // bad bytes replaced by U+FFFD, never copied into a text frame. One native
+    // check per chunk; lines are checked one by one only in a chunk that fails it.
+    const utf8 = typeof text === 'string' || isUtf8(complete)
     const needles = codec?.needles ?? []
     const found = needles.map((needle) => complete.indexOf(needle))
     let start = 0
@@ -55,7 +60,7 @@ export class NdjsonReader {
           if (found[i] !== -1 && found[i] < start) found[i] = complete.indexOf(needles[i], start)
           if (found[i] !== -1 && found[i] < stop) plain = false
         }
-        this.#line(bytes, start, stop, plain)
+        this.#line(bytes, start, stop, plain && (utf8 || isUtf8(bytes.subarray(start, stop))))
       }
       start = lineEnd + 1
     }
@@ -89,7 +94,13 @@ export class NdjsonReader {
   #line (bytes: Buffer, start: number, stop: number, plain: boolean): void {
     if (bytes[start + 2] === 0x64 /* d */ && startsWith(bytes, start, stop, FALLBACK_PREFIX) && this.#fallbackLine(bytes, start, stop)) return
     const epoch = leadingTime(bytes, start, stop)
-    if (epoch !== -1 && plain && this.#codec !== undefined && this.#codec.take(epoch, bytes, start, stop, this.#sink)) return
+    if (epoch !== -1 && plain && this.#codec !== undefined) {
+      try {
+        if (this.#codec.take(epoch, bytes, start, stop, this.#sink)) return
+      } catch {
+        // A time the format cannot write: the parse path drops the record and says why.
+      }
+    }
     const line = bytes.toString('utf8', start, stop)
     if (epoch !== -1) {
       this.#sink.write({ time: timeFromEpoch(epoch), json: line })

@@ -28,6 +28,14 @@ export function timeFromEpoch (value: number): EventTime {
   return { sec, nsec: Math.round((value - sec) * 1e9) }
 }
 
+/** The farthest second from the epoch a calendar date holds (JavaScript's Date: 8.64e15 ms, years -271821 to 275760). */
+const CALENDAR_SECONDS = 8.64e12
+
+/** A calendar format's date cannot be written for this time: the record is dropped as unencodable. */
+function outsideCalendar (sec: number, format: string): RangeError {
+  return new RangeError(`its time (${sec} s from the epoch) is outside what ${format} can write (years -271821 to 275760)`)
+}
+
 /** The fraction of a second in an ISO 8601 time, up to nanoseconds (pino's `isoTimeNano`). */
 const FRACTION = /T\d\d:\d\d:\d\d[.,](\d+)/
 
@@ -49,10 +57,10 @@ export function createDateFormatter (format: DateFormat): (time: EventTime) => s
 
   return function formatCached (time) {
     if (time.sec === lastSec && time.nsec === lastNsec) return lastText
-    lastSec = time.sec
-    lastNsec = time.nsec
+    // Remembered only once rendered: a time that throws must throw again.
     if (calendarFormat) {
       if (time.sec !== lastCalendarSec) {
+        if (!(Math.abs(time.sec) <= CALENDAR_SECONDS)) throw outsideCalendar(time.sec, format)
         const text = new Date(time.sec * 1000).toISOString()
         calendarPrefix = `"${text.slice(0, 10)}${separator}${text.slice(11, 19)}.`
         lastCalendarSec = time.sec
@@ -61,6 +69,8 @@ export function createDateFormatter (format: DateFormat): (time: EventTime) => s
     } else {
       lastText = formatDate(time, format)
     }
+    lastSec = time.sec
+    lastNsec = time.nsec
     return lastText
   }
 }
@@ -119,6 +129,7 @@ export function formatDate (time: EventTime, format: DateFormat): string {
 
 /** `YYYY-MM-DD?hh:mm:ss.uuuuuu` in UTC, microseconds truncated as Fluent Bit does. */
 function calendar (time: EventTime, separator: string): string {
+  if (!(Math.abs(time.sec) <= CALENDAR_SECONDS)) throw outsideCalendar(time.sec, separator === 'T' ? 'iso8601' : 'java_sql_timestamp')
   const text = new Date(time.sec * 1000).toISOString()
   return `${text.slice(0, 10)}${separator}${text.slice(11, 19)}.${String(Math.floor(time.nsec / 1000)).padStart(6, '0')}`
 }

@@ -33,6 +33,10 @@ export function createMsgpackRecordEncoder (): (time: EventTime, record: object,
 
 /** The start of an event, up to its metadata: `[[` and the EventTime (HEADER_BYTES bytes). */
 function writeEventHeader (target: Buffer, time: EventTime): void {
+  // EventTime's seconds are an unsigned 32-bit number: wrapping would send another time, silently.
+  if (!(time.sec >= 0 && time.sec <= 0xffffffff)) {
+    throw new RangeError(`its time (${time.sec} s from the epoch) is outside what msgpack's EventTime holds (1970-01-01 to 2106-02-07)`)
+  }
   target[0] = 0x92
   target[1] = 0x92
   target[2] = 0xd7
