@@ -217,6 +217,18 @@ export const OPTION_KINDS = {
   pfx: 'text', passphrase: 'text', servername: 'text', minVersion: 'text', ciphers: 'text', proxy: 'text', quiet: 'flag'
 } as const satisfies Readonly<Record<keyof Options, 'text' | 'list' | 'flag' | undefined>>
 
+/**
+ * Options whose values are never shown in an error: they hold, or may hold,
+ * credentials (a URL's password or query, a header, a private key, its passphrase).
+ * The one declaration of secrecy: every error path about an option asks it.
+ */
+const SECRET_OPTIONS: ReadonlySet<string> = new Set<keyof Options>(['url', 'uri', 'host', 'headers', 'key', 'pfx', 'passphrase', 'proxy'])
+
+/** Whether the option's value must not appear in an error. */
+export function isSecretOption (key: string): boolean {
+  return SECRET_OPTIONS.has(key)
+}
+
 /** Canonical keys, each accepted exactly as spelled. */
 const KEYS = new Set<string>(Object.keys(OPTION_KINDS).filter((key) => OPTION_KINDS[key as keyof Options] !== undefined))
 
@@ -433,7 +445,7 @@ function canonicalize (input: Record<string, unknown>): { values: Map<string, un
     if (key === undefined) continue
     const previous = names.get(key)
     if (previous !== undefined) {
-      throw new InvalidOptionError(given, `absent, since \`${previous}\` sets the same option`, value, { secret: key === 'headers' })
+      throw new InvalidOptionError(given, `absent, since \`${previous}\` sets the same option`, value, { secret: isSecretOption(key) })
     }
     values.set(key, value)
     names.set(key, given)

@@ -49,7 +49,7 @@ export function resolveTls (get: (key: string) => unknown, name: (key: string) =
   if (cert !== undefined) tls.cert = Buffer.from(certificates(name('cert'), cert, false).join('\n'))
   const key = get('key')
   if (key !== undefined) {
-    const bytes = read(name('key'), key)
+    const bytes = read(name('key'), key, true)
     tls.key = bytes
     checked(() => createPrivateKey({ key: bytes, passphrase }), name('key'), 'a private key (PEM text, bytes or a file path)', key,
       passphrase === undefined ? '' : ' (or the passphrase is wrong)')
@@ -64,7 +64,7 @@ export function resolveTls (get: (key: string) => unknown, name: (key: string) =
   }
   const pfx = get('pfx')
   if (pfx !== undefined) {
-    const bundle = read(name('pfx'), pfx)
+    const bundle = read(name('pfx'), pfx, true)
     tls.pfx = bundle
     checked(() => createSecureContext({ pfx: bundle, passphrase }), name('pfx'), 'a PKCS#12 bundle (bytes or a file path)', pfx)
   }
@@ -87,8 +87,12 @@ export function resolveTls (get: (key: string) => unknown, name: (key: string) =
   return Object.freeze(tls)
 }
 
-/** The bytes of material given as PEM text, bytes or a file path (read once, here). */
-function read (option: string, value: unknown): Buffer {
+/**
+ * The bytes of material given as PEM text, bytes or a file path (read once,
+ * here). `secret`: a private key's value is never shown, not even as a path
+ * (a key given as text that is not PEM would be taken for one).
+ */
+function read (option: string, value: unknown, secret = false): Buffer {
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
   if (typeof value !== 'string' || value === '') {
     throw new InvalidOptionError(option, 'PEM text, bytes or a file path', value, { secret: typeof value === 'string' })
@@ -97,7 +101,7 @@ function read (option: string, value: unknown): Buffer {
   try {
     return readFileSync(value)
   } catch (error) {
-    throw new InvalidOptionError(option, 'PEM text, bytes or the path of a readable file', value, { hint: `it cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` })
+    throw new InvalidOptionError(option, 'PEM text, bytes or the path of a readable file', value, { secret, hint: `it cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` })
   }
 }
 

@@ -37,6 +37,37 @@ async function echoingServer (): Promise<{ port: number, close: () => void }> {
 }
 
 describe('secrets', () => {
+  // Every option declared secret, given twice (canonical name and another
+  // spelling): the error names both, and shows neither value.
+  const SECRET = 'hunter2-secret-value'
+  const PEM = `-----BEGIN PRIVATE KEY-----\n${SECRET}\n-----END PRIVATE KEY-----\n`
+  for (const [first, second, value] of [
+    ['passphrase', 'tls.key_passwd', SECRET],
+    ['key', 'tls.key_file', PEM],
+    ['headers', 'header', { Authorization: `Bearer ${SECRET}` }],
+    ['uri', 'Uri', `/ingest?token=${SECRET}`],
+    ['host', 'Host', `${SECRET}.example.com`]
+  ] as const) {
+    test(`\`${first}\` and \`${second}\` together: the error names both and shows no value`, () => {
+      assert.throws(() => resolveOptions({ ...(first === 'host' ? {} : { host: 'example.com' }), [first]: value, [second]: value }), (error: Error) => {
+        assert.match(error.message, new RegExp(`\`${second.replace('.', '\\.')}\` to be absent, since \`${first}\` sets the same option|\`${first}\` to be absent, since \`${second.replace('.', '\\.')}\` sets the same option`))
+        assert.ok(!error.message.includes('hunter2'), error.message)
+        assert.ok(!error.message.includes('BEGIN PRIVATE'), error.message)
+        return true
+      })
+    })
+  }
+
+  test('a private key (`key`, `pfx`) given as a string that is neither PEM nor a readable path: the error does not show it', () => {
+    for (const option of ['key', 'pfx']) {
+      assert.throws(() => resolveOptions({ url: 'wss://example.com/', [option]: SECRET, ...(option === 'key' ? { cert: join(import.meta.dirname, 'fixtures', 'tls', 'client.pem') } : {}) }), (error: Error) => {
+        assert.match(error.message, new RegExp(`\`${option}\``))
+        assert.ok(!error.message.includes('hunter2'), error.message)
+        return true
+      })
+    }
+  })
+
   test('the secrets of the options: password plain and decoded, Basic credentials, each query value, each word of a header value; never a scheme name or a short word', () => {
     const secrets = secretsOf([new URL(`wss://user:${PASS}@logs.test/ingest?a=b&token=${TOKEN}&x=y%20z`)], [`Bearer ${BEARER}`, 'a b'], 'pp')
     for (const secret of [PASS, decodeURIComponent(PASS), TOKEN, BEARER, `Bearer ${BEARER}`, 'y%20z', 'y z', Buffer.from(`user:${decodeURIComponent(PASS)}`).toString('base64')]) {
