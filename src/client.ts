@@ -151,6 +151,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #attemptStartedAt = 0
   /** Set once the transport is ending (close(), the app's end): retry at once, then at short intervals. */
   #ending = false
+  /** Records dropped since the last drop warning with no bytes to keep (not unencodable ones). */
+  #notKept = 0
   /** The fallback file's counters as of the last drop warning. */
   #reported = { written: 0, lost: 0 }
 
@@ -225,6 +227,18 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     return new Promise((resolve) => this.#roomWaiters.push({ bytes, resolve }))
   }
 
+  /** The longest line of NDJSON that can still make a record within `maxMessageBytes` (msgpack may be smaller than its JSON text). */
+  get maxLineBytes (): number {
+    return this.#encoder.format === 'msgpack' ? 2 * this.#options.maxMessageBytes : this.#options.maxMessageBytes
+  }
+
+  /** Count a line of NDJSON dropped for its length before its end came (its bytes were not kept). */
+  dropLongLine (bytes: number): void {
+    this.#stats.accepted++
+    this.#notKept++
+    this.#drop('oversized', `a line of ${bytes} bytes or more, longer than any record a message can hold (${this.maxLineBytes}), was thrown away as it came`)
+  }
+
   /** Count a record the adapter could not turn into an event (a throwing `toJSON`): accepted, then dropped. */
   reject (error: string): void {
     this.#stats.accepted++
@@ -247,7 +261,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#stats.accepted++
-    this.#queue.pushSpliced(head, source, start, end, terminator, length)
+    try {
+      this.#queue.pushSpliced(head, source, start, end, terminator, length)
+    } catch (error) {
+      this.#drop('overflow', (error as Error).message)
+      return
+    }
     this.#kick()
   }
 
@@ -269,7 +288,13 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#drop('oversized')
       return
     }
-    this.#queue.push(record, length)
+    try {
+      this.#queue.push(record, length)
+    } catch (error) {
+      // The queue could not take it (memory could not be had): counted, never thrown at the app.
+      this.#drop('overflow', (error as Error).message)
+      return
+    }
     this.#kick()
   }
 
@@ -610,6 +635,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       records += message.end - message.start
     }
     this.#stats.delivered -= records
+    this.#notKept += records
     this.#drop('oversized', 'the server closed the connection with 1009 (message too big): never read', records)
   }
 
@@ -794,20 +820,23 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       parts.push(`${count} ${reason} (${DROP_WHY[reason]})`)
     }
     const unencodable = this.#dropsToWarn.get('unencodable') ?? 0
+    // Records given up with no bytes left to keep: unencodable ones, and those whose bytes were gone.
+    const notKept = unencodable + this.#notKept
+    this.#notKept = 0
     this.#dropsToWarn.clear()
     this.#warned.set(DROPPED, { at: Date.now(), held: 0 })
     const where: string[] = []
     const fallback = this.#fallback
-    if (total > unencodable && fallback === undefined) where.push('set `fallbackFile` to keep them')
-    if (total > unencodable && fallback !== undefined) {
+    if (total > notKept && fallback === undefined) where.push('set `fallbackFile` to keep them')
+    if (total > notKept && fallback !== undefined) {
       fallback.flushSync()
       const written = fallback.written - this.#reported.written
       const lost = fallback.lost - this.#reported.lost
       this.#reported = { written: fallback.written, lost: fallback.lost }
       where.push(lost === 0 ? `written to ${fallback.path}` : `${written} written to ${fallback.path}, ${lost} could not be (${fallback.error ?? 'unknown error'})`)
     }
-    // A record that cannot be encoded has no line to keep: it is counted only.
     if (unencodable > 0) where.push(`the ${unencodable} unencodable ${unencodable === 1 ? 'one is' : 'are'} only counted`)
+    if (notKept > unencodable) where.push(`${notKept - unencodable} whose bytes were not kept (a line too long to hold, or written at most once and shown unread) ${notKept - unencodable === 1 ? 'is' : 'are'} only counted`)
     return { total, parts, where: where.join('; ') }
   }
 

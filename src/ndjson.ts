@@ -11,6 +11,10 @@ export interface RecordSink extends LineSink {
   readonly lineCodec: LineCodec | undefined
   /** The slow path: a record to encode. */
   write (event: LogEvent | JsonEvent): void
+  /** The longest line that may still make a record of at most one message; a longer one is dropped before its end comes. */
+  readonly maxLineBytes: number
+  /** Count a line dropped for its length, of which `bytes` were seen (its bytes are not kept). */
+  dropLongLine (bytes: number): void
 }
 
 /**
@@ -24,6 +28,8 @@ export class NdjsonReader {
   readonly #sink: RecordSink
   readonly #codec: LineCodec | undefined
   readonly #lines = new LineBuffer()
+  /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
+  #skipping = -1
 
   constructor (sink: RecordSink) {
     this.#sink = sink
@@ -36,6 +42,28 @@ export class NdjsonReader {
    * its end comes, or on {@link end}. Never throws.
    */
   write (text: string | Buffer): void {
+    if (this.#skipping !== -1) {
+      // The rest of a line too long to keep goes, up to its line feed.
+      const at = typeof text === 'string' ? text.indexOf('\n') : text.indexOf(0x0a)
+      if (at === -1) {
+        this.#skipping += text.length
+        return
+      }
+      this.#sink.dropLongLine(this.#skipping + at)
+      this.#skipping = -1
+      text = text.slice(at + 1)
+      if (text.length === 0) return
+    }
+    this.#take(text)
+    // A line this long can make no record that fits a message: it is not held any longer.
+    const pending = this.#lines.pending
+    if (pending > this.#sink.maxLineBytes) {
+      this.#lines.discardRest()
+      this.#skipping = pending
+    }
+  }
+
+  #take (text: string | Buffer): void {
     const { bytes, end, textStart, ascii } = this.#lines.append(text)
     const codec = this.#codec
     // Lines holding a needle are parsed; needles are rare, so each is looked for
@@ -68,6 +96,11 @@ export class NdjsonReader {
 
   /** Take the last line if it did not end with a line feed. */
   end (): void {
+    if (this.#skipping !== -1) {
+      this.#sink.dropLongLine(this.#skipping)
+      this.#skipping = -1
+      return
+    }
     const rest = this.#lines.takeRest()
     let stop = rest.length
     if (stop > 0 && rest[stop - 1] === 0x0d) stop--
@@ -168,6 +201,16 @@ export class LineBuffer {
     const last = this.#scratch.subarray(before, this.#total).lastIndexOf(0x0a)
     if (last !== -1) this.#end = before + last + 1
     return { bytes: this.#scratch, end: this.#end, textStart: before, ascii: typeof text === 'string' && written === text.length }
+  }
+
+  /** Bytes of the unfinished line held. */
+  get pending (): number {
+    return this.#total - this.#end
+  }
+
+  /** Forget the unfinished line. */
+  discardRest (): void {
+    this.#total = this.#end
   }
 
   /** The unfinished line, if any (a copy); nothing is held after. */

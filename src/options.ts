@@ -1,5 +1,6 @@
 import { validateHeaderValue } from 'node:http'
 import { InvalidOptionError, secretsOf } from './errors.js'
+import { MAX_RING_BYTES } from './queue.js'
 import { proxyFor, proxyTarget, type ProxyTarget } from './proxy.js'
 import { resolveTls, type ResolvedTls, type TlsMaterial, type TlsVersion } from './tls-options.js'
 
@@ -291,7 +292,8 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
   const { url, endpoint } = resolveEndpoint(get, name)
   const wire = resolveWire(get, name)
   const { maxMessageBytes } = wire
-  const maxQueueBytes = integer(name('maxQueueBytes'), get('maxQueueBytes'), 32 * MiB, 1024, 2 ** 40)
+  // The queue's ring is indexed by 32-bit offsets: it holds the queue and one message more.
+  const maxQueueBytes = integer(name('maxQueueBytes'), get('maxQueueBytes'), 32 * MiB, 1024, MAX_RING_BYTES - maxMessageBytes)
   if (maxQueueBytes < maxMessageBytes) {
     throw new InvalidOptionError(name('maxQueueBytes'), `at least \`maxMessageBytes\` (${maxMessageBytes})`, maxQueueBytes)
   }

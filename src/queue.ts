@@ -1,5 +1,11 @@
 import type { Overflow } from './options.js'
 
+/**
+ * The most bytes the ring can span: offsets are kept in an Int32Array. The queue
+ * holds `maxBytes` plus one record, so `maxQueueBytes + maxMessageBytes` must fit.
+ */
+export const MAX_RING_BYTES = 2 ** 31 - 1
+
 /** What an encoder hands the queue: text (written as UTF-8) or bytes (copied). */
 export type Chunk = string | Uint8Array
 

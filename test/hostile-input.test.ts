@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import pino from 'pino'
@@ -132,5 +133,38 @@ describe('hostile input', () => {
     await client.close()
     for (const socket of wss.clients) socket.terminate()
     await new Promise((resolve) => wss.close(resolve))
+  })
+})
+
+describe('a line longer than any message', () => {
+  test('CLI: a 256 MiB line is thrown away as it comes (RSS stays far below it), counted oversized; the lines after it arrive', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const child = spawn(process.execPath, [CLI, '--url', server.url, '--format', 'json_lines'])
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    // The highest RSS the kernel saw of the child (VmHWM), read while it lives.
+    let peak = 0
+    const sampler = setInterval(() => {
+      try {
+        const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
+        if (match !== null) peak = Math.max(peak, Number(match[1]) * 1024)
+      } catch {
+        // Gone already: the last sample stands.
+      }
+    }, 20)
+    child.stdin.write('{"time":1700000000000,"seq":0}\n{"time":1700000000000,"seq":1,"big":"')
+    const chunk = Buffer.alloc(1024 * 1024, 'x')
+    for (let i = 0; i < 256; i++) {
+      if (!child.stdin.write(chunk)) await once(child.stdin, 'drain')
+    }
+    child.stdin.end('"}\n{"time":1700000000000,"seq":2}\n')
+    const [code] = await once(child, 'exit') as [number]
+    clearInterval(sampler)
+    assert.ok(peak > 0 && peak < 160 * 1024 * 1024, `peak RSS ${Math.round(peak / 1048576)} MiB`)
+    assert.equal(code, 1, stderr)
+    assert.deepEqual(server.events.map((e) => e.record.seq), [0, 2])
+    assert.match(stderr, /1 oversized/)
+    assert.match(stderr, /whose bytes were not kept/)
+    await server.close()
   })
 })

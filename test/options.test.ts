@@ -128,6 +128,7 @@ describe('resolveOptions', () => {
     ['protocols and a Sec-WebSocket-Protocol header', { protocols: 'a', headers: { 'Sec-WebSocket-Protocol': 'b' } }, /`protocols` to be absent, since a `Sec-WebSocket-Protocol` header/],
     ['maxMessageBytes too small', { maxMessageBytes: 10 }, /`maxMessageBytes` to be an integer 64-/],
     ['maxQueueBytes below maxMessageBytes', { maxMessageBytes: 4096, maxQueueBytes: 2048 }, /`maxQueueBytes` to be at least `maxMessageBytes` \(4096\)/],
+    ['maxQueueBytes beyond what the queue\'s 32-bit offsets hold', { maxQueueBytes: 2 ** 32 }, /`maxQueueBytes` to be an integer 1024-2146435071, got `4294967296`/],
     ['overflow policy unknown', { overflow: 'drop_all' }, /`overflow` to be one of `drop_oldest`, `drop_newest`/],
     ['delivery unknown', { delivery: 'exactly-once' }, /`delivery` to be one of `at-least-once`, `at-most-once`/],
     ['negative timeout', { closeTimeout: -1 }, /`closeTimeout` to be an integer 0-600000/],
