@@ -13,6 +13,7 @@ import { ABNORMAL, LONE_LOSSES, MESSAGE_TOO_BIG, MessageSize, type SentMessage }
 import type { RecordSink } from './ndjson.js'
 import type { ResolvedOptions } from './options.js'
 import type { Warning } from './warnings.js'
+import type { WarningCode } from './codes.js'
 import { RecordQueue, type Chunk } from './queue.js'
 
 /*
@@ -126,6 +127,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
    * last ones written): the queue positions they span, their size.
    */
   #unconfirmed: Array<{ start: number, end: number, bytes: number }> = []
+  /** Bytes of the messages sent on this connection and not confirmed (at least once). */
+  #unconfirmedBytes = 0
   /**
    * After a 1007 (the server refuses some record's data): until the queue
    * position `until`, one message of at most `records` records at a time, so the
@@ -138,7 +141,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #pumpScheduled = false
   #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
   /** When each warning code last went out, and how many were held back since. */
-  #warned = new Map<string, { at: number, held: number }>()
+  #warned = new Map<WarningCode, { at: number, held: number }>()
   /** Records dropped since the last drop warning, by reason, and the timer that will report them. */
   #dropsToWarn = new Map<DropReason, number>()
   #dropWarnTimer: NodeJS.Timeout | undefined
@@ -454,7 +457,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#confirmedHere = true
     this.#closedUnconfirmed = 0
     this.#refusedInARow = 0
-    while (this.#unconfirmed.length > 0 && this.#unconfirmed[0].end <= mark) this.#size.confirmed(this.#unconfirmed.shift()!.bytes)
+    while (this.#unconfirmed.length > 0 && this.#unconfirmed[0].end <= mark) {
+      const { bytes } = this.#unconfirmed.shift()!
+      this.#unconfirmedBytes -= bytes
+      this.#size.confirmed(bytes)
+    }
     this.#confirm(mark)
     // Messages that wait for the ones in flight (see #pump) go now.
     if (this.#queue.unsent > 0) this.#pump()
@@ -466,6 +473,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     clearTimeout(this.#idleTimer)
     const unconfirmed = this.#unconfirmed
     this.#unconfirmed = []
+    this.#unconfirmedBytes = 0
     const error = info.error === undefined ? undefined : this.#redact(info.error)
     const reason = this.#redact(info.reason)
     if (info.pongTimedOut) this.#onPongTimeout()
@@ -685,8 +693,11 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const connection = this.#connection
     if (this.#state !== 'open' || connection === undefined) return
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
+    // At most half the queue in flight: when it fills, records still waiting are
+    // there to give way (drop_oldest), rather than ones the server may already hold.
+    const inFlightBound = this.#options.maxQueueBytes / 2
     let sent = false
-    while (this.#queue.unsent > 0 && connection.writable) {
+    while (this.#queue.unsent > 0 && connection.writable && (!atLeastOnce || this.#unconfirmedBytes < inFlightBound)) {
       const start = this.#queue.sentEnd
       let maxRecords = Infinity
       const isolate = this.#isolate
@@ -704,7 +715,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       const end = this.#queue.sentEnd
       const message = this.#encoder.frame(parts)
       this.#unconfirmed.push({ start, end, bytes: message.length })
-      if (!atLeastOnce && this.#unconfirmed.length > WRITTEN_KEPT) this.#unconfirmed.shift()
+      if (atLeastOnce) this.#unconfirmedBytes += message.length
+      else if (this.#unconfirmed.length > WRITTEN_KEPT) this.#unconfirmed.shift()
       connection.send(message, this.#encoder.binary, end)
       debug('sent %d record(s) in %d bytes (size %d, limit %d)', end - start, message.length, this.#size.next, this.#size.limit)
       sent = true
@@ -753,7 +765,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
    * WARN_INTERVAL, the next one saying how many were held back. Adapters turn
    * these into Node warnings on stderr unless `quiet`.
    */
-  #warn (code: string, message: string): void {
+  #warn (code: WarningCode, message: string): void {
     const now = Date.now()
     const last = this.#warned.get(code)
     if (last !== undefined && now - last.at < WARN_INTERVAL) {
@@ -892,4 +904,4 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 }
 
 const EMPTY = Buffer.alloc(0)
-const DROPPED = 'PINO_WS_WARN_DROPPED'
+const DROPPED: WarningCode = 'PINO_WS_WARN_DROPPED'

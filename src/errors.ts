@@ -1,5 +1,4 @@
-/** Stable error codes. Each is listed in the README. */
-export const ERR_INVALID_OPTION = 'PINO_WS_ERR_INVALID_OPTION'
+import { ERR_INVALID_OPTION } from './codes.js'
 
 /**
  * Thrown at construction when an option is wrong. The message names the option,

@@ -129,11 +129,20 @@ export class RecordQueue {
 
   /** Room for a record of `length` bytes, at the offset returned; evicts older records as needed. */
   #reserve (length: number): number {
-    while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictHead()
+    while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictOldest()
     let offset = this.#place(length)
     while (offset === -1) {
-      if (this.#ring.length < this.#maxCapacity) this.#grow(length)
-      else this.#evictHead()
+      if (this.#ring.length < this.#maxCapacity) {
+        this.#grow(length)
+      } else if (this.#sentEnd > this.#base && this.unsent > 0) {
+        // The head is in flight: room comes from records still waiting, made
+        // contiguous in one pass; an eighth of the bound at once, so the pass is rare.
+        const target = Math.max(0, this.#maxBytes - length - (this.#maxBytes >>> 3))
+        while (this.unsent > 0 && this.#bytes > target) this.#evictOldest()
+        this.#compact()
+      } else {
+        this.#evictOldest()
+      }
       offset = this.#place(length)
     }
     if (this.#count === this.#starts.length) this.#growIndex()
@@ -312,9 +321,61 @@ export class RecordQueue {
     this.#wrapped = false
   }
 
-  #evictHead (): void {
-    this.#onEvict(this.#view(this.#first))
-    this.#shift()
+  /**
+   * Evict the oldest record that is waiting to be sent: drop_oldest gives up
+   * what the server has not seen before what it may already hold (a record in
+   * flight, evicted, might arrive and be counted dropped, and a replay of the
+   * fallback file would send it twice). Only when every record is in flight does
+   * the oldest of them go. Waiting records have no mark yet, so those after the
+   * evicted one simply move down a position; its bytes are a hole in the ring
+   * until {@link #compact} or the head passes it.
+   */
+  #evictOldest (): void {
+    const inFlight = this.#sentEnd - this.#base
+    if (inFlight === 0 || inFlight === this.#count) {
+      this.#onEvict(this.#view(this.#first))
+      this.#shift()
+      return
+    }
+    const victim = this.#slot(inFlight)
+    this.#onEvict(this.#view(victim))
+    this.#bytes -= this.#lengths[victim]
+    // The records in flight move one slot up the index, over the evicted one.
+    for (let index = inFlight; index > 0; index--) {
+      const to = this.#slot(index)
+      const from = this.#slot(index - 1)
+      this.#starts[to] = this.#starts[from]
+      this.#lengths[to] = this.#lengths[from]
+    }
+    this.#first = this.#slot(1)
+    this.#count--
+  }
+
+  /**
+   * Close the holes evicted records left: the ring is rotated so the head
+   * starts at offset 0 (three reversals, in place), then each record moves down
+   * to follow the one before it.
+   */
+  #compact (): void {
+    const ring = this.#ring
+    const head = this.#starts[this.#first]
+    const capacity = ring.length
+    if (head > 0) {
+      ring.subarray(0, head).reverse()
+      ring.subarray(head).reverse()
+      ring.reverse()
+    }
+    let cursor = 0
+    for (let index = 0; index < this.#count; index++) {
+      const slot = this.#slot(index)
+      const start = (this.#starts[slot] - head + capacity) % capacity
+      const length = this.#lengths[slot]
+      if (start !== cursor) ring.copyWithin(cursor, start, start + length)
+      this.#starts[slot] = cursor
+      cursor += length
+    }
+    this.#write = cursor
+    this.#wrapped = false
   }
 
   #shift (): void {

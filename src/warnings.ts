@@ -1,8 +1,9 @@
 import { writeSync } from 'node:fs'
+import type { WarningCode } from './codes.js'
 
 /** What a `warn` event carries. */
 export interface Warning {
-  code: string
+  code: WarningCode
   message: string
   /** Said as the transport ends, maybe with the process: printed at once. */
   exit?: boolean

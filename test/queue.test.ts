@@ -30,8 +30,18 @@ describe('RecordQueue', () => {
     assert.equal(queue.takeBatch(5, 1).length, 1, 'a batch always takes at least one record')
   })
 
-  test('drop_oldest evicts from the head, including records in flight; drop_newest refuses the new one', () => {
+  test('drop_oldest evicts what is waiting before what is in flight (the oldest in flight only when nothing waits); drop_newest refuses the new one', () => {
     const evicted: string[] = []
+    const waiting = new RecordQueue(10, 10, 'drop_oldest', (record) => evicted.push(record.toString()))
+    for (const word of ['aaa', 'bbb']) waiting.push(word)
+    assert.equal(text(waiting.takeBatch(3, 0)), 'aaa')
+    waiting.push('ccc')
+    waiting.push('dddd')
+    assert.deepEqual(evicted, ['bbb'], 'the waiting record goes, not the one the server may hold')
+    assert.equal(waiting.confirm(1), 1)
+    assert.equal(text(waiting.takeBatch(100, 0)), 'cccdddd')
+    evicted.length = 0
+
     const oldest = new RecordQueue(10, 10, 'drop_oldest', (record) => evicted.push(record.toString()))
     for (const word of ['aaa', 'bbb', 'ccc']) oldest.push(word)
     oldest.takeBatch(100, 0)
@@ -88,6 +98,59 @@ describe('RecordQueue', () => {
     })
   })
 
+  test('drop_oldest with records in flight across pushes: none in flight is evicted while one waits, the holes are closed, every record is confirmed, evicted or held, intact and in order', () => {
+    const random = prng(23)
+    const inFlight = new Set<string>()
+    let waitingEvicted = 0
+    const queue = new RecordQueue(8192, 400, 'drop_oldest', (view) => {
+      const record = view.toString()
+      if (inFlight.has(record)) {
+        assert.equal(queue.unsent, 0, 'a record in flight evicted while others waited')
+        inFlight.delete(record)
+      } else {
+        waitingEvicted++
+      }
+      gone.add(record)
+    })
+    const gone = new Set<string>()
+    const confirmed: string[] = []
+    const pushed: string[] = []
+    let marks: number[] = []
+    for (let i = 0; i < 30_000; i++) {
+      const record = `<${i}:${'y'.repeat(Math.floor(random() * 380))}>`
+      queue.push(record)
+      pushed.push(record)
+      const roll = random()
+      if (roll < 0.2) {
+        for (const part of queue.takeBatch(1 + Math.floor(random() * 3000), 0)) {
+          for (const one of part.toString().match(/<[^>]*>/g) ?? []) inFlight.add(one)
+        }
+        marks.push(queue.sentEnd)
+      } else if (roll < 0.3 && marks.length > 0) {
+        const mark = marks.shift()!
+        const before = queue.length
+        queue.confirm(mark)
+        assert.ok(queue.length <= before)
+      } else if (roll < 0.32) {
+        queue.rewind()
+        inFlight.clear()
+        marks = []
+      }
+      assert.ok(queue.bytes <= 8192)
+      assert.ok(queue.capacity <= 8192 + 400)
+    }
+    const held: string[] = []
+    queue.drain((view) => held.push(view.toString()))
+    // Whatever was neither evicted nor held was confirmed: together, each record once.
+    for (const record of pushed) if (!gone.has(record) && !held.includes(record)) confirmed.push(record)
+    assert.equal(confirmed.length + gone.size + held.length, pushed.length)
+    const order = (records: string[]): number[] => records.map((r) => Number(r.slice(1, r.indexOf(':'))))
+    const heldOrder = order(held)
+    assert.deepEqual(heldOrder, [...heldOrder].sort((a, b) => a - b), 'held in order')
+    for (const record of held) assert.match(record, /^<\d+:y*>$/, 'intact')
+    assert.ok(waitingEvicted > 1000, `${waitingEvicted} waiting records evicted`)
+  })
+
   test('removeLarger takes out the records over a size, wherever they are, and the ring stays exact after', () => {
     const queue = randomRun(11, (queue, kept, random) => {
       if (random() >= 0.3) return
@@ -122,12 +185,14 @@ describe('RecordQueue', () => {
       queue.push(record)
       kept.push(record)
       keptBytes += record.length
-      // The oldest records give way, in order: for the byte bound, or for a contiguous place in the ring.
+      // The oldest records give way, in order: for the byte bound, or for a contiguous place in the ring;
+      // the oldest waiting one first, one in flight only when none waits (the new record is not in yet).
       while (evicted.length > 0) {
-        const oldest = kept.shift()!
-        keptBytes -= oldest.length
-        assert.equal(evicted.shift(), oldest)
-        sent = Math.max(0, sent - 1)
+        const at = sent > 0 && kept.length - 1 > sent ? sent : 0
+        keptBytes -= kept[at].length
+        assert.equal(evicted.shift(), kept[at])
+        kept.splice(at, 1)
+        if (at === 0) sent = Math.max(0, sent - 1)
       }
       assert.ok(keptBytes <= LIMIT)
       if (random() < 0.002) {
