@@ -3,12 +3,10 @@ import { debuglog } from 'node:util'
 import { Backoff, retryDelay } from './backoff.js'
 import { Connection, type CloseInfo } from './connection.js'
 import { PROXY_REFUSED } from './proxy.js'
-import { fallbackTime } from './encoders/dates.js'
-import { decodeMessage } from './encoders/decode.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LineCodec, type LogEvent } from './encoders/index.js'
 import { redact } from './errors.js'
 import { unwatchExit, watchExit } from './exit-hooks.js'
-import { FallbackFile } from './fallback.js'
+import { FallbackFile, MAX_HELD_BYTES } from './fallback.js'
 import { ABNORMAL, LONE_LOSSES, MESSAGE_TOO_BIG, MessageSize, type SentMessage } from './message-size.js'
 import type { RecordSink } from './ndjson.js'
 import type { ResolvedOptions } from './options.js'
@@ -180,7 +178,9 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     }
     if (options.fallbackFile !== undefined) {
       this.#fallback = new FallbackFile(options.fallbackFile, 'fallbackFile', (error) => {
-        this.#warn('PINO_WS_WARN_FALLBACK_FILE', `the fallback file ${options.fallbackFile} cannot be written (${error.code ?? error.message}); records given up on meanwhile are only counted`)
+        this.#warn('PINO_WS_WARN_FALLBACK_FILE', error.code === 'EAGAIN'
+          ? `the fallback file ${options.fallbackFile} takes no more for now (EAGAIN: a pipe whose reader is slow); up to ${FALLBACK_HELD_MIB} MiB of lines wait for it, and lines past that are only counted`
+          : `the fallback file ${options.fallbackFile} cannot be written (${error.code ?? error.message}); records given up on meanwhile are only counted`)
       })
     }
     if (options.unknownKeys.length > 0) {
@@ -867,25 +867,9 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (this.#queue.length === 0) this.#settle()
   }
 
-  /**
-   * Append a record given up on to the fallback file, as one NDJSON line that a
-   * replay (`pino-websocket --format F < file`) puts on the wire as a live run
-   * would have: in the JSON formats and GELF the record as it was sent; in
-   * msgpack the record as it was received, led by its event time.
-   */
+  /** Append a record given up on to the fallback file, as the encoder renders it for a replay. */
   #toFallback (record: Chunk): void {
-    if (this.#fallback === undefined) return
-    if (this.#encoder.format !== 'msgpack') {
-      let text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
-      // One record per line: json's trailing comma and json_lines' line feed go.
-      if (this.#encoder.terminator !== undefined && text.charCodeAt(text.length - 1) === this.#encoder.terminator) text = text.slice(0, -1)
-      this.#fallback.append(text)
-      return
-    }
-    // msgpack: the record as it was received, led by its event time, which the CLI takes back out on a replay.
-    const [{ time, record: fields }] = decodeMessage(record as Uint8Array)
-    const text = JSON.stringify(fields)
-    this.#fallback.append(`{"date":"${fallbackTime(time)}"${text === '{}' ? '}' : ',' + text.slice(1)}`)
+    this.#fallback?.append(this.#encoder.fallbackLine(record))
   }
 
   #flushDropEvents (warn = true): void {
@@ -904,4 +888,5 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 }
 
 const EMPTY = Buffer.alloc(0)
+const FALLBACK_HELD_MIB = MAX_HELD_BYTES / (1024 * 1024)
 const DROPPED: WarningCode = 'PINO_WS_WARN_DROPPED'

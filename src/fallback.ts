@@ -5,7 +5,7 @@ import { countLineFeeds } from './ndjson.js'
 /** Lines gathered before they are written at once; past it, a write happens now. */
 const BATCH_BYTES = 256 * 1024
 /** Bytes held for a file that takes no more for now (a FIFO whose reader is slow); past it, lines are lost (counted). */
-const MAX_HELD_BYTES = 4 * 1024 * 1024
+export const MAX_HELD_BYTES = 4 * 1024 * 1024
 /** How soon a file that took no more is tried again. */
 const BLOCKED_RETRY_DELAY = 100
 

@@ -76,6 +76,22 @@ describe('FallbackFile', () => {
     closeSync(reader)
   })
 
+  test('the engine with a FIFO whose reader never reads: the warning says lines wait (up to 4 MiB), and the drop line counts what could not be written', async () => {
+    const fifo = join(dir(), 'fifo')
+    execFileSync('mkfifo', [fifo])
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    const client = new Client(resolveOptions({ port: await freePort(), format: 'json_lines', fallbackFile: fifo, maxQueueBytes: 64 * 1024, maxMessageBytes: 16 * 1024, reconnectDelay: 5000 }))
+    const warnings: Array<{ code: string, message: string }> = []
+    client.on('warn', (warning) => warnings.push(warning))
+    for (let i = 0; i < 20_000; i++) client.write({ time: { sec: 1700000000, nsec: 0 }, record: { seq: i, pad: 'x'.repeat(300) } })
+    await client.close(0)
+    const fallback = warnings.find((w) => w.code === 'PINO_WS_WARN_FALLBACK_FILE')
+    assert.match(fallback?.message ?? '', /takes no more for now \(EAGAIN: a pipe whose reader is slow\); up to 4 MiB of lines wait for it, and lines past that are only counted/)
+    const end = warnings.find((w) => w.code === 'PINO_WS_WARN_DROPPED' && /could not be/.test(w.message))
+    assert.match(end?.message ?? '', /\d+ written to .*fifo, \d+ could not be \(EAGAIN/)
+    closeSync(reader)
+  })
+
   test('a full disk: every line left whole, the rest counted with the error, said in the drop warning', async (t) => {
     const disk = smallDisk(64 * 1024)
     if (disk === undefined) {

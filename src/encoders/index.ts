@@ -1,6 +1,7 @@
 import type { EncoderOptions, Format } from '../options.js'
 import type { Chunk } from '../queue.js'
-import { timeFromEpoch, type EventTime } from './dates.js'
+import { fallbackTime, timeFromEpoch, type EventTime } from './dates.js'
+import { decodeMessage } from './decode.js'
 import { createGelfRecordEncoder, createJsonToGelf } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, wellFormed, wellFormedJson, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
@@ -58,6 +59,13 @@ export interface Encoder {
   encodeRecord (event: LogEvent | JsonEvent): Chunk
   /** One message from encoded records, in parts that are joined in order (it may be one of them). */
   frame (parts: readonly Buffer[]): Buffer
+  /**
+   * An encoded record as one NDJSON line of the fallback file, which a replay
+   * (`pino-websocket --format F < file`) puts on the wire as a live run would
+   * have: in the JSON formats and GELF the record as it was sent; in msgpack the
+   * record as it was received, led by its event time (see FALLBACK_TIME).
+   */
+  fallbackLine (record: Chunk): string
 }
 
 /**
@@ -207,6 +215,17 @@ export function createEncoder (options: EncoderOptions): Encoder {
     return message
   }
 
+  function fallbackLine (record: Chunk): string {
+    if (format === 'msgpack') {
+      const [{ time, record: fields }] = decodeMessage(record as Uint8Array)
+      const text = JSON.stringify(fields)
+      return `{"date":"${fallbackTime(time)}"${text === '{}' ? '}' : ',' + text.slice(1)}`
+    }
+    const text = typeof record === 'string' ? record : Buffer.from(record.buffer, record.byteOffset, record.length).toString('utf8')
+    // One record per line: json's trailing comma and json_lines' line feed go.
+    return terminator !== undefined && text.charCodeAt(text.length - 1) === terminator ? text.slice(0, -1) : text
+  }
+
   return {
     format,
     binary: format === 'msgpack',
@@ -214,6 +233,7 @@ export function createEncoder (options: EncoderOptions): Encoder {
     terminator,
     lineCodec,
     encodeRecord,
-    frame
+    frame,
+    fallbackLine
   }
 }
