@@ -5,13 +5,13 @@ import { Connection, type CloseInfo } from './connection.js'
 import { PROXY_REFUSED } from './proxy.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LineCodec, type LogEvent } from './encoders/index.js'
 import { redact } from './errors.js'
+import { Reporter } from './reporter.js'
 import { unwatchExit, watchExit } from './exit-hooks.js'
 import { FallbackFile, MAX_HELD_BYTES } from './fallback.js'
 import { ABNORMAL, LONE_LOSSES, MESSAGE_TOO_BIG, MessageSize, type SentMessage } from './message-size.js'
 import type { RecordSink } from './ndjson.js'
 import type { ResolvedOptions } from './options.js'
 import type { Warning } from './warnings.js'
-import type { WarningCode } from './codes.js'
 import { RecordQueue, type Chunk } from './queue.js'
 
 /*
@@ -56,17 +56,8 @@ const REFUSED_IN_A_ROW = 3
 const WRITTEN_KEPT = 256
 /** The longest wait between attempts once the transport is ending: the last records get every chance within closeTimeout. */
 const ENDING_RETRY_DELAY = 200
-/** A warning of each code goes out at most this often; what happened meanwhile is summed up in the next. */
-const WARN_INTERVAL = 60_000
 /** Error codes of a TLS handshake that refused the server (or us): retrying soon will not help. */
 const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|^ERR_TLS_|^ERR_SSL_/
-const DROP_WHY: Readonly<Record<DropReason, string>> = {
-  overflow: 'the queue was full',
-  oversized: 'too large for one message',
-  unencodable: 'could not be encoded',
-  refused: 'the server refused them as invalid data (1007)',
-  shutdown: 'still queued at shutdown'
-}
 
 type State = 'idle' | 'connecting' | 'open' | 'idle-closing' | 'waiting' | 'closed'
 
@@ -110,6 +101,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   readonly #stats: Omit<Stats, 'pending' | 'maxMessageBytes'>
   readonly #size: MessageSize
   readonly #fallback: FallbackFile | undefined
+  readonly #reporter: Reporter
   #state: State = 'idle'
   #connection: Connection | undefined
   #retryTimer: NodeJS.Timeout | undefined
@@ -137,12 +129,6 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #refusedInARow = 0
   #openedAt = 0
   #pumpScheduled = false
-  #pendingDrops = new Map<DropReason, { count: number, error?: string }>()
-  /** When each warning code last went out, and how many were held back since. */
-  #warned = new Map<WarningCode, { at: number, held: number }>()
-  /** Records dropped since the last drop warning, by reason, and the timer that will report them. */
-  #dropsToWarn = new Map<DropReason, number>()
-  #dropWarnTimer: NodeJS.Timeout | undefined
   #flushWaiters: Array<() => void> = []
   #roomWaiters: Array<{ bytes: number, resolve: () => void }> = []
   #closing: Promise<void> | undefined
@@ -152,10 +138,6 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   #attemptStartedAt = 0
   /** Set once the transport is ending (close(), the app's end): retry at once, then at short intervals. */
   #ending = false
-  /** Records dropped since the last drop warning with no bytes to keep (not unencodable ones). */
-  #notKept = 0
-  /** The fallback file's counters as of the last drop warning. */
-  #reported = { written: 0, lost: 0 }
 
   constructor (options: ResolvedOptions) {
     super()
@@ -178,14 +160,15 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     }
     if (options.fallbackFile !== undefined) {
       this.#fallback = new FallbackFile(options.fallbackFile, 'fallbackFile', (error) => {
-        this.#warn('PINO_WS_WARN_FALLBACK_FILE', error.code === 'EAGAIN'
+        this.#reporter.warn('PINO_WS_WARN_FALLBACK_FILE', error.code === 'EAGAIN'
           ? `the fallback file ${options.fallbackFile} takes no more for now (EAGAIN: a pipe whose reader is slow); up to ${FALLBACK_HELD_MIB} MiB of lines wait for it, and lines past that are only counted`
           : `the fallback file ${options.fallbackFile} cannot be written (${error.code ?? error.message}); records given up on meanwhile are only counted`)
       })
     }
+    this.#reporter = new Reporter({ drop: (event) => this.emit('drop', event), warn: (warning) => this.emit('warn', warning) }, this.#fallback)
     if (options.unknownKeys.length > 0) {
       const message = `unknown option${options.unknownKeys.length > 1 ? 's' : ''} ${options.unknownKeys.join(', ')} ignored`
-      process.nextTick(() => this.#warn('PINO_WS_WARN_UNKNOWN_OPTION', message))
+      process.nextTick(() => this.#reporter.warn('PINO_WS_WARN_UNKNOWN_OPTION', message))
     }
     watchExit(this)
     // Connect in the background right away, so the first record finds the socket ready.
@@ -238,8 +221,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   /** Count a line of NDJSON dropped for its length before its end came (its bytes were not kept). */
   dropLongLine (bytes: number): void {
     this.#stats.accepted++
-    this.#notKept++
-    this.#drop('oversized', `a line of ${bytes} bytes or more, longer than any record a message can hold (${this.maxLineBytes}), was thrown away as it came`)
+    this.#drop('oversized', `a line of ${bytes} bytes or more, longer than any record a message can hold (${this.maxLineBytes}), was thrown away as it came`, 1, false)
   }
 
   /** Count a record the adapter could not turn into an event (a throwing `toJSON`): accepted, then dropped. */
@@ -358,7 +340,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (left > 0) this.#drop('shutdown', undefined, left)
     this.#wakeRoomWaiters()
     this.#fallback?.close()
-    this.#reportEnd(why)
+    this.#reporter.end(why)
     unwatchExit(this)
   }
 
@@ -404,7 +386,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const left = this.#queue.drain((record) => this.#toFallback(record))
     if (left > 0) this.#drop('shutdown', undefined, left)
     // Without a beforeExit (process.exit(), or records logged in an exit handler) nothing was tried.
-    this.#reportEnd(this.#exitFlushedAt === this.#stats.accepted
+    this.#reporter.end(this.#exitFlushedAt === this.#stats.accepted
       ? this.#whyUndelivered()
       : 'the process exited before they could be sent (a synchronous exit cannot wait for the network)')
     this.#state = 'closed'
@@ -484,7 +466,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (info.opened && !info.ours && !this.#confirmedHere && unconfirmed.length > 0 && info.code !== MESSAGE_TOO_BIG &&
       ++this.#closedUnconfirmed === CLOSED_UNCONFIRMED_CONNECTIONS) this.#warnServerClosed(info.code, reason)
     if (info.opened && !info.pongTimedOut && info.errorCode?.startsWith('WS_ERR_') === true) {
-      this.#warn('PINO_WS_WARN_PROTOCOL_ERROR', `${this.#options.endpoint} sent what the WebSocket protocol forbids (${error ?? info.errorCode}), so the connection was closed; ` +
+      this.#reporter.warn('PINO_WS_WARN_PROTOCOL_ERROR', `${this.#options.endpoint} sent what the WebSocket protocol forbids (${error ?? info.errorCode}), so the connection was closed; ` +
         `records are kept and sent again (${this.#queue.length} queued)`)
     }
     if (info.opened) {
@@ -539,14 +521,14 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const { endpoint, maxReconnectDelay } = this.#options
     const queued = `${this.#queue.length} record(s) queued`
     if (info.rejection !== undefined && refused) {
-      this.#warn('PINO_WS_WARN_UPGRADE_REFUSED', `${endpoint} answered the WebSocket upgrade with HTTP ${info.rejection.status}; retrying every ${maxReconnectDelay} ms or so (${queued})`)
+      this.#reporter.warn('PINO_WS_WARN_UPGRADE_REFUSED', `${endpoint} answered the WebSocket upgrade with HTTP ${info.rejection.status}; retrying every ${maxReconnectDelay} ms or so (${queued})`)
     } else if (why === 'proxy') {
-      this.#warn('PINO_WS_WARN_PROXY_REFUSED', `${error ?? 'the proxy refused the tunnel'}; retrying every ${maxReconnectDelay} ms or so (${queued}). A 407 wants credentials in the \`proxy\` URL`)
+      this.#reporter.warn('PINO_WS_WARN_PROXY_REFUSED', `${error ?? 'the proxy refused the tunnel'}; retrying every ${maxReconnectDelay} ms or so (${queued}). A 407 wants credentials in the \`proxy\` URL`)
     } else if (why === 'tls') {
-      this.#warn('PINO_WS_WARN_TLS_REFUSED', `the TLS handshake with ${endpoint} failed: ${error ?? info.errorCode}; retrying every ${maxReconnectDelay} ms or so (${queued}). ` +
+      this.#reporter.warn('PINO_WS_WARN_TLS_REFUSED', `the TLS handshake with ${endpoint} failed: ${error ?? info.errorCode}; retrying every ${maxReconnectDelay} ms or so (${queued}). ` +
         'Trust its CA with `ca`, or set `servername` when the certificate names another host')
     } else {
-      this.#warn('PINO_WS_WARN_UNREACHABLE', `cannot reach ${endpoint}: ${error ?? `closed with ${info.code} before the handshake completed`}; retrying (${queued})`)
+      this.#reporter.warn('PINO_WS_WARN_UNREACHABLE', `cannot reach ${endpoint}: ${error ?? `closed with ${info.code} before the handshake completed`}; retrying (${queued})`)
     }
   }
 
@@ -562,7 +544,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
         : code === 1008 || (code >= 4000 && code <= 4999) ? `A ${code} is the server's own refusal, most often of credentials or policy: check the token in \`headers\` or the URL, and the path`
           : code === ABNORMAL ? 'They ended without a close frame: a reset by the server or a proxy between us'
             : 'The server\'s logs say why'
-    this.#warn('PINO_WS_WARN_SERVER_CLOSED', `${this.#options.endpoint} accepted the upgrade, then closed ${CLOSED_UNCONFIRMED_CONNECTIONS} connections in a row with ${code}` +
+    this.#reporter.warn('PINO_WS_WARN_SERVER_CLOSED', `${this.#options.endpoint} accepted the upgrade, then closed ${CLOSED_UNCONFIRMED_CONNECTIONS} connections in a row with ${code}` +
       `${reason === '' ? '' : ` (${JSON.stringify(reason)})`} before confirming any record; records are kept and retried with a growing delay (${this.#queue.length} queued). ${hint}`)
   }
 
@@ -573,7 +555,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     // never switched to at-most-once here: records stay queued and go again. The
     // user is told, since only they know which server they have.
     if (!this.#pongSeen && ++this.#noPongConnections === NO_PONG_CONNECTIONS) {
-      this.#warn('PINO_WS_WARN_NO_PONG', `the server has not answered a ping within ${this.#options.pongTimeout} ms on ${NO_PONG_CONNECTIONS} connections; records are kept and sent again. ` +
+      this.#reporter.warn('PINO_WS_WARN_NO_PONG', `the server has not answered a ping within ${this.#options.pongTimeout} ms on ${NO_PONG_CONNECTIONS} connections; records are kept and sent again. ` +
         'A slow server needs a longer `pongTimeout`; one that never answers pings needs `delivery: \'at-most-once\'`')
     }
   }
@@ -617,7 +599,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
         parts.push(`${dropped} more record(s) as large were dropped`)
       }
     }
-    if (parts.length > 0) this.#warn('PINO_WS_WARN_MESSAGE_TOO_BIG', parts.join('; '))
+    if (parts.length > 0) this.#reporter.warn('PINO_WS_WARN_MESSAGE_TOO_BIG', parts.join('; '))
   }
 
   /**
@@ -643,8 +625,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       records += message.end - message.start
     }
     this.#stats.delivered -= records
-    this.#notKept += records
-    this.#drop('oversized', 'the server closed the connection with 1009 (message too big): never read', records)
+    this.#drop('oversized', 'the server closed the connection with 1009 (message too big): never read', records, false)
   }
 
   /**
@@ -760,60 +741,6 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     for (const done of this.#flushWaiters.splice(0)) done()
   }
 
-  /**
-   * A `warn` event for what a user must not miss; each code at most once per
-   * WARN_INTERVAL, the next one saying how many were held back. Adapters turn
-   * these into Node warnings on stderr unless `quiet`.
-   */
-  #warn (code: WarningCode, message: string): void {
-    const now = Date.now()
-    const last = this.#warned.get(code)
-    if (last !== undefined && now - last.at < WARN_INTERVAL) {
-      last.held++
-      debug('warning %s (held back): %s', code, message)
-      return
-    }
-    const held = last === undefined || last.held === 0 ? '' : ` (${last.held} more like this since the last one)`
-    this.#warned.set(code, { at: now, held: 0 })
-    debug('warning %s: %s%s', code, message, held)
-    this.emit('warn', { code, message: message + held })
-  }
-
-  /** Warn of dropped records: the first at once, then a sum at most once per WARN_INTERVAL (at shutdown, {@link #reportEnd}). */
-  #warnDrops (): void {
-    if (this.#dropsToWarn.size === 0) return
-    const last = this.#warned.get(DROPPED)
-    const wait = last === undefined ? 0 : last.at + WARN_INTERVAL - Date.now()
-    if (wait > 0) {
-      this.#dropWarnTimer ??= setTimeout(() => {
-        this.#dropWarnTimer = undefined
-        this.#warnDrops()
-      }, wait).unref()
-      return
-    }
-    const { total, parts, where } = this.#dropAccount()
-    const message = `dropped ${total} record(s)${last === undefined ? '' : ' since the last warning'}: ${parts.join(', ')}; ${where}`
-    debug('warning %s: %s', DROPPED, message)
-    this.emit('warn', { code: DROPPED, message })
-  }
-
-  /**
-   * The one line that accounts for what was given up as the transport ends, and
-   * for any drop not yet warned of: a `warn` event marked `exit`, which adapters
-   * print synchronously, since the process may end right after.
-   */
-  #reportEnd (why: string): void {
-    this.#flushDropEvents(false)
-    clearTimeout(this.#dropWarnTimer)
-    this.#dropWarnTimer = undefined
-    if (this.#dropsToWarn.size === 0) return
-    const onlyShutdown = this.#dropsToWarn.size === 1 && this.#dropsToWarn.has('shutdown')
-    const { total, parts, where } = this.#dropAccount()
-    const message = `${total} record(s) not delivered at exit${onlyShutdown ? '' : ` (${parts.join(', ')})`}: ${why}; ${where}`
-    debug('warning %s: %s', DROPPED, message)
-    this.emit('warn', { code: DROPPED, message, exit: true })
-  }
-
   /** Why records are still held: the server's last failure, or what is happening now. */
   #whyUndelivered (): string {
     const { endpoint, closeTimeout } = this.#options
@@ -823,63 +750,17 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     return `${endpoint} was not reached in time`
   }
 
-  /** Sum up the drops not yet warned of (and forget them): how many, why, and where they went. */
-  #dropAccount (): { total: number, parts: string[], where: string } {
-    let total = 0
-    const parts: string[] = []
-    for (const [reason, count] of this.#dropsToWarn) {
-      total += count
-      parts.push(`${count} ${reason} (${DROP_WHY[reason]})`)
-    }
-    const unencodable = this.#dropsToWarn.get('unencodable') ?? 0
-    // Records given up with no bytes left to keep: unencodable ones, and those whose bytes were gone.
-    const notKept = unencodable + this.#notKept
-    this.#notKept = 0
-    this.#dropsToWarn.clear()
-    this.#warned.set(DROPPED, { at: Date.now(), held: 0 })
-    const where: string[] = []
-    const fallback = this.#fallback
-    if (total > notKept && fallback === undefined) where.push('set `fallbackFile` to keep them')
-    if (total > notKept && fallback !== undefined) {
-      fallback.flushSync()
-      const written = fallback.written - this.#reported.written
-      const lost = fallback.lost - this.#reported.lost
-      this.#reported = { written: fallback.written, lost: fallback.lost }
-      where.push(lost === 0 ? `written to ${fallback.path}` : `${written} written to ${fallback.path}, ${lost} could not be (${fallback.error ?? 'unknown error'})`)
-    }
-    if (unencodable > 0) where.push(`the ${unencodable} unencodable ${unencodable === 1 ? 'one is' : 'are'} only counted`)
-    if (notKept > unencodable) where.push(`${notKept - unencodable} whose bytes were not kept (a line too long to hold, or written at most once and shown unread) ${notKept - unencodable === 1 ? 'is' : 'are'} only counted`)
-    return { total, parts, where: where.join('; ') }
-  }
-
-  /** Count dropped records; drop events are coalesced per reason and per turn of the event loop. */
-  #drop (reason: DropReason, error?: string, count = 1): void {
+  /** Count dropped records (`kept`: their bytes went to the fallback file's care); the reporter tells of them. */
+  #drop (reason: DropReason, error?: string, count = 1, kept = true): void {
     this.#stats.dropped[reason] += count
     // A parser's error quotes the record, which may hold one of the options' secrets.
-    if (error !== undefined) error = this.#redact(error)
-    const pending = this.#pendingDrops.get(reason)
-    if (pending !== undefined) {
-      pending.count += count
-    } else {
-      if (this.#pendingDrops.size === 0) setImmediate(() => this.#flushDropEvents())
-      this.#pendingDrops.set(reason, { count, error })
-    }
+    this.#reporter.drop(reason, error === undefined ? undefined : this.#redact(error), count, kept)
     if (this.#queue.length === 0) this.#settle()
   }
 
   /** Append a record given up on to the fallback file, as the encoder renders it for a replay. */
   #toFallback (record: Chunk): void {
     this.#fallback?.append(this.#encoder.fallbackLine(record))
-  }
-
-  #flushDropEvents (warn = true): void {
-    for (const [reason, { count, error }] of this.#pendingDrops) {
-      debug('dropped %d record(s): %s', count, reason)
-      this.emit('drop', error === undefined ? { reason, count } : { reason, count, error })
-      this.#dropsToWarn.set(reason, (this.#dropsToWarn.get(reason) ?? 0) + count)
-    }
-    this.#pendingDrops.clear()
-    if (warn) this.#warnDrops()
   }
 
   #redact (text: string): string {
@@ -889,4 +770,3 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
 const EMPTY = Buffer.alloc(0)
 const FALLBACK_HELD_MIB = MAX_HELD_BYTES / (1024 * 1024)
-const DROPPED: WarningCode = 'PINO_WS_WARN_DROPPED'
