@@ -87,6 +87,30 @@ describe('hostile input', () => {
     await again.close()
   })
 
+  test('pino\'s worker, msgpack: times before 1970 and after 2106 are dropped and counted, never wrapped; the rest arrive with their own time', async () => {
+    const server = await startServer({ format: 'msgpack' })
+    const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format: 'msgpack' } })
+    const drops: Array<{ reason: string, count: number }> = []
+    transport.on('drop', (drop: { reason: string, count: number }) => drops.push(drop))
+    let time = 1700000000000
+    const logger = pino({ timestamp: () => `,"time":${time}` }, transport)
+    logger.info({ seq: 0 })
+    time = -1000
+    logger.info({ seq: 1 })
+    time = 5_000_000_000_000
+    logger.info({ seq: 2 })
+    time = 1700000000003
+    for (const seq of range(10)) logger.info({ seq: seq + 3 })
+    await waitFor(() => server.events.length >= 11, '11 records')
+    const closed = once(transport, 'close')
+    transport.end()
+    await closed
+    assert.deepEqual(server.events.map((e) => e.record.seq), [0, ...range(10).map((s) => s + 3)])
+    assert.ok(server.events.every((e) => e.time.sec === 1700000000), 'no time wrapped')
+    assert.equal(drops.reduce((sum, d) => sum + (d.reason === 'unencodable' ? d.count : 0), 0), 2)
+    await server.close()
+  })
+
   for (const format of ['json_lines', 'gelf', 'msgpack'] as const) {
     test(`CLI, ${format}: a byte that is not UTF-8 (line 500 of 1 000) is replaced by U+FFFD; all 1 000 arrive`, async () => {
       const server = await startServer({ format })
