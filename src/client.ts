@@ -18,7 +18,9 @@ import { RecordQueue, type Chunk } from './queue.js'
  * The engine: it knows nothing of pino or winston. Adapters hand it records (or
  * an NdjsonReader does) and call flush() and close(); it owns the queue, the
  * reconnect policy, batching and confirmation, and speaks to the server through
- * one Connection at a time.
+ * one Connection at a time. How large a message may be is MessageSize's call
+ * (fed every confirmation and every close); what the user is told, and how
+ * often, is the Reporter's.
  *
  *              write() / start                    'open'
  *     idle ─────────────────────► connecting ───────────────► open ◄─┐ pump(): one message per batch,

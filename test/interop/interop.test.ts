@@ -180,10 +180,13 @@ describe('interoperability', () => {
           assert.deepEqual(got, range(2000))
           assert.equal(stats.delivered, 2000)
         } else {
-          // The server's 1009 shows at least the message it refused was never read
-          // (gorilla's is often lost to its reset: then nothing is shown).
-          if (receiver.closes.includes(1009) && kind === 'websockets') assert.ok(stats.dropped.oversized > 0, JSON.stringify(stats.dropped))
-          assert.ok(stats.delivered < 2000, `delivered ${stats.delivered} of 2 000, arrived ${got.length}`)
+          // The server's 1009 shows at least the message it refused was never read: counted
+          // dropped, not delivered. gorilla's 1009 is lost to its reset, and at most once a
+          // lost connection shows nothing (the size shrinks all the same).
+          if (kind === 'websockets') {
+            assert.ok(stats.dropped.oversized > 0, JSON.stringify(stats.dropped))
+            assert.ok(stats.delivered < 2000, `delivered ${stats.delivered} of 2 000, arrived ${got.length}`)
+          }
           assert.deepEqual(got.filter((seq) => seq >= 1000), range(1000, 1000), 'the second burst arrives whole')
         }
         t.diagnostic(`${kind} ${delivery}: arrived ${got.length}, delivered ${stats.delivered}, dropped ${JSON.stringify(stats.dropped)}, ${receiver.connections} connection(s)`)
