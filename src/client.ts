@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { Backoff, retryDelay } from './backoff.js'
-import { Connection, type CloseInfo } from './connection.js'
+import { Connection, isProtocolError, type CloseInfo } from './connection.js'
 import { PROXY_REFUSED } from './proxy.js'
 import { createEncoder, type DropReason, type Encoder, type JsonEvent, type LineCodec, type LogEvent } from './encoders/index.js'
 import { redact } from './errors.js'
@@ -467,7 +467,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (this.#state === 'closed') return
     if (info.opened && !info.ours && !this.#confirmedHere && unconfirmed.length > 0 && info.code !== MESSAGE_TOO_BIG &&
       ++this.#closedUnconfirmed === CLOSED_UNCONFIRMED_CONNECTIONS) this.#warnServerClosed(info.code, reason)
-    if (info.opened && !info.pongTimedOut && info.errorCode?.startsWith('WS_ERR_') === true) {
+    if (info.opened && !info.pongTimedOut && isProtocolError(info.errorCode)) {
       this.#reporter.warn('PINO_WS_WARN_PROTOCOL_ERROR', `${this.#options.endpoint} sent what the WebSocket protocol forbids (${error ?? info.errorCode}), so the connection was closed; ` +
         `records are kept and sent again (${this.#queue.length} queued)`)
     }
@@ -479,7 +479,6 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     } else {
       debug('attempt failed: %s', error ?? `closed with ${info.code} before the handshake completed`)
     }
-    if (info.opened && this.#stats.delivery === 'at-most-once' && info.code === MESSAGE_TOO_BIG && !info.ours) this.#unread(unconfirmed)
     // What was sent and not confirmed goes again, first and in order, on the next connection.
     this.#stats.resent += this.#queue.rewind()
     if (info.opened) this.#judge(info, unconfirmed)
@@ -576,6 +575,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       sent.push({ bytes: message.bytes, records: message.end - message.start, id: message.start })
     }
     if (info.code === INVALID_DATA && atLeastOnce && !info.ours && sent.length > 0) this.#isolateRefused(sent)
+    if (info.code === MESSAGE_TOO_BIG && !atLeastOnce && !info.ours) this.#unread(sent)
     const verdict = this.#size.ended({ code: info.code, ours: info.ours, unconfirmed: sent })
     if (verdict === undefined) return
     const { endpoint } = this.#options
@@ -592,10 +592,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#queue.dropFirst((record) => this.#toFallback(record))
       this.#drop('oversized', error)
       parts.push(`a record of ${verdict.largest - overhead} bytes was dropped as oversized: ${error}`)
-    }
-    if (verdict.dropFirst && verdict.stated && atLeastOnce) {
       // Records as large as one the server refused alone cannot go either.
-      const dropped = this.#queue.removeLarger(verdict.largest - overhead - 1, (record) => this.#toFallback(record))
+      const dropped = verdict.stated ? this.#queue.removeLarger(verdict.largest - overhead - 1, (record) => this.#toFallback(record)) : 0
       if (dropped > 0) {
         this.#drop('oversized', `the server refuses messages of ${verdict.largest} bytes`, dropped)
         parts.push(`${dropped} more record(s) as large were dropped`)
@@ -609,23 +607,14 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
    * server refused the first message over its limit and read nothing after it.
    * The largest message written is over that limit, so from its first
    * occurrence on, nothing was read: counted dropped, no longer delivered.
+   * `written`: the messages written on the connection, oldest first.
    */
-  #unread (unconfirmed: ReadonlyArray<{ start: number, end: number, bytes: number }>): void {
-    let largest = 0
+  #unread (written: readonly SentMessage[]): void {
     let from = -1
-    for (const [index, message] of unconfirmed.entries()) {
-      if (message.end > this.#queue.sentEnd) break
-      if (message.bytes > largest) {
-        largest = message.bytes
-        from = index
-      }
-    }
+    for (const [index, message] of written.entries()) if (from === -1 || message.bytes > written[from].bytes) from = index
     if (from === -1) return
     let records = 0
-    for (const message of unconfirmed.slice(from)) {
-      if (message.end > this.#queue.sentEnd) break
-      records += message.end - message.start
-    }
+    for (const message of written.slice(from)) records += message.records
     this.#stats.delivered -= records
     this.#drop('oversized', 'the server closed the connection with 1009 (message too big): never read', records, false)
   }

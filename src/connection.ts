@@ -274,12 +274,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       reason,
       opened: this.#opened,
       pongTimedOut: this.#pongTimedOut,
-      ours: this.#closedByUs || this.#pongTimedOut || this.#errorCode?.startsWith('WS_ERR_') === true,
+      ours: this.#closedByUs || this.#pongTimedOut || isProtocolError(this.#errorCode),
       ...(this.#error !== undefined ? { error: this.#error } : {}),
       ...(this.#errorCode !== undefined ? { errorCode: this.#errorCode } : {}),
       ...(this.#rejection !== undefined ? { rejection: this.#rejection } : {})
     })
   }
+}
+
+/** Whether a failure's code is ws's refusal of a frame the server sent (`WS_ERR_*`): ws then closes the connection itself. */
+export function isProtocolError (errorCode: string | undefined): boolean {
+  return errorCode?.startsWith('WS_ERR_') === true
 }
 
 /** Random bytes for masks, drawn 8 KiB at a time as ws does: one call per frame would cost more than masking it. */

@@ -27,6 +27,7 @@ export interface RecordSink extends LineSink {
 export class NdjsonReader {
   readonly #sink: RecordSink
   readonly #codec: LineCodec | undefined
+  readonly #maxLine: number
   readonly #lines = new LineBuffer()
   /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
   #skipping = -1
@@ -34,6 +35,7 @@ export class NdjsonReader {
   constructor (sink: RecordSink) {
     this.#sink = sink
     this.#codec = sink.lineCodec
+    this.#maxLine = sink.maxLineBytes
   }
 
   /**
@@ -57,7 +59,7 @@ export class NdjsonReader {
     this.#take(text)
     // A line this long can make no record that fits a message: it is not held any longer.
     const pending = this.#lines.pending
-    if (pending > this.#sink.maxLineBytes) {
+    if (pending > this.#maxLine) {
       this.#lines.discardRest()
       this.#skipping = pending
     }
