@@ -8,7 +8,7 @@ import { WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'
 import { Client } from '../src/client.js'
 import { resolveOptions } from '../src/options.js'
-import { range, startServer, waitFor } from './helpers.js'
+import { range, startServer, waitFor, type TestServer } from './helpers.js'
 
 // Records no format can carry as they are, bytes that are not text, a server that
 // refuses one record's data: none crashes the worker or the CLI, none poisons
@@ -23,6 +23,30 @@ async function runCli (args: string[], input: string | Buffer): Promise<{ code: 
   child.stdin.end(input)
   const [code] = await once(child, 'exit') as [number]
   return { code, stderr }
+}
+
+/**
+ * Log one record per time through pino's worker (record `seq` i with pino's
+ * `time` times[i]), wait until `arrive` of them are at the server, and end.
+ */
+async function throughWorker (options: { format: 'json_lines' | 'msgpack', jsonDateFormat?: 'iso8601' }, times: number[], arrive: number): Promise<{ server: TestServer, drops: Array<{ reason: string, count: number, error?: string }>, errors: unknown[] }> {
+  const server = await startServer(options)
+  const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, ...options } })
+  const drops: Array<{ reason: string, count: number, error?: string }> = []
+  transport.on('drop', (drop: { reason: string, count: number, error?: string }) => drops.push(drop))
+  const errors: unknown[] = []
+  transport.on('error', (error: unknown) => errors.push(error))
+  let time = 0
+  const logger = pino({ timestamp: () => `,"time":${time}` }, transport)
+  for (const [seq, at] of times.entries()) {
+    time = at
+    logger.info({ seq })
+  }
+  await waitFor(() => server.events.length >= arrive, `${arrive} records`)
+  const closed = once(transport, 'close')
+  transport.end()
+  await closed
+  return { server, drops, errors }
 }
 
 describe('hostile input', () => {
@@ -40,23 +64,8 @@ describe('hostile input', () => {
   }
 
   test('pino\'s worker, iso8601: a time beyond a calendar date is dropped and counted, and every later record still arrives', async () => {
-    const server = await startServer({ format: 'json_lines', jsonDateFormat: 'iso8601' })
-    const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format: 'json_lines', jsonDateFormat: 'iso8601' } })
-    const drops: Array<{ reason: string, count: number, error?: string }> = []
-    transport.on('drop', (drop: { reason: string, count: number, error?: string }) => drops.push(drop))
-    const errors: unknown[] = []
-    transport.on('error', (error: unknown) => errors.push(error))
-    let time = 1700000000000
-    const logger = pino({ timestamp: () => `,"time":${time}` }, transport)
-    logger.info({ seq: 0 })
-    time = 9_000_000_000_000_000
-    logger.info({ seq: 1 })
-    time = 1700000000002
-    for (const seq of range(100)) logger.info({ seq: seq + 2 })
-    await waitFor(() => server.events.length >= 101, '101 records')
-    const closed = once(transport, 'close')
-    transport.end()
-    await closed
+    const times = [1700000000000, 9_000_000_000_000_000, ...range(100).map(() => 1700000000002)]
+    const { server, drops, errors } = await throughWorker({ format: 'json_lines', jsonDateFormat: 'iso8601' }, times, 101)
     assert.deepEqual(server.events.map((e) => e.record.seq), [0, ...range(100).map((s) => s + 2)])
     assert.deepEqual(drops.map(({ reason, count }) => ({ reason, count })), [{ reason: 'unencodable', count: 1 }])
     assert.match(drops[0].error ?? '', /outside what iso8601/)
@@ -88,23 +97,8 @@ describe('hostile input', () => {
   })
 
   test('pino\'s worker, msgpack: times before 1970 and after 2106 are dropped and counted, never wrapped; the rest arrive with their own time', async () => {
-    const server = await startServer({ format: 'msgpack' })
-    const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format: 'msgpack' } })
-    const drops: Array<{ reason: string, count: number }> = []
-    transport.on('drop', (drop: { reason: string, count: number }) => drops.push(drop))
-    let time = 1700000000000
-    const logger = pino({ timestamp: () => `,"time":${time}` }, transport)
-    logger.info({ seq: 0 })
-    time = -1000
-    logger.info({ seq: 1 })
-    time = 5_000_000_000_000
-    logger.info({ seq: 2 })
-    time = 1700000000003
-    for (const seq of range(10)) logger.info({ seq: seq + 3 })
-    await waitFor(() => server.events.length >= 11, '11 records')
-    const closed = once(transport, 'close')
-    transport.end()
-    await closed
+    const times = [1700000000000, -1000, 5_000_000_000_000, ...range(10).map(() => 1700000000003)]
+    const { server, drops } = await throughWorker({ format: 'msgpack' }, times, 11)
     assert.deepEqual(server.events.map((e) => e.record.seq), [0, ...range(10).map((s) => s + 3)])
     assert.ok(server.events.every((e) => e.time.sec === 1700000000), 'no time wrapped')
     assert.equal(drops.reduce((sum, d) => sum + (d.reason === 'unencodable' ? d.count : 0), 0), 2)
