@@ -3,7 +3,9 @@
 // log call and t1 when the producer's own side is finished (for the /dev/null
 // baselines, the end of the run).
 import { once } from 'node:events'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import pino from 'pino'
 import winston from 'winston'
 import WebSocket from 'ws'
@@ -83,11 +85,14 @@ if (kase === 'pino-file') {
   await once(transport, 'close')
   report({ start })
 } else if (kase.startsWith('pino-ws-')) {
-  const format = kase.slice('pino-ws-'.length)
-  const transport = pino.transport({ target: '../dist/cjs/index.js', options: { port, format } })
+  // `+spool`: the same case with a spool in a fresh directory (removed afterwards).
+  const [format, spooled] = kase.slice('pino-ws-'.length).split('+')
+  const spool = spooled === 'spool' ? join(mkdtempSync(join(tmpdir(), 'pino-websocket-bench-')), 'spool') : undefined
+  const transport = pino.transport({ target: '../dist/cjs/index.js', options: spool === undefined ? { port, format } : { port, format, spool } })
   const { start } = await pinoRun(transport)
   transport.end()
   await once(transport, 'close')
+  if (spool !== undefined) rmSync(dirname(spool), { recursive: true, force: true })
   report({ start })
 } else if (kase === 'raw-ws') {
   // The network ceiling: records pre-encoded as json_lines, sent as 64 KiB messages.

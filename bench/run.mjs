@@ -7,7 +7,7 @@
 // counting receiver process. Prints a table and writes bench/results.json.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { openSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -22,7 +22,9 @@ const ALL_COUNTS = quick ? { '100B': 20_000, '250B': 20_000, '4KiB': 2_000 } : {
 const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf',
   'pino-ws-json_lines@raw', 'pino-ws-msgpack@raw', 'winston-stream', 'winston-ws',
   // `@loop`: the producer logs every record in one synchronous loop instead of bursts.
-  'pino-file@loop', 'pino-socket@loop', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop']
+  'pino-file@loop', 'pino-socket@loop', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop',
+  // `+spool`: with the durable spool on (issue 20), set beside the same case without it.
+  'pino-ws-json_lines+spool', 'pino-ws-msgpack+spool', 'pino-ws-json_lines+spool@loop', 'pino-ws-msgpack+spool@loop']
 // A partial run, e.g. to compare one change: BENCH_SIZES=250B BENCH_CASES=pino-socket,pino-ws-msgpack.
 // The baselines each ratio needs are always kept.
 const pick = (all, list, keep = []) => list === undefined ? all : all.filter((name) => list.split(',').includes(name) || keep.includes(name))
@@ -192,10 +194,10 @@ if (PARTIAL) {
 
 // Memory: the producer's peak RSS while the server is down, 10 000 records/s, default
 // maxQueueBytes; and, as a baseline, the same app logging to /dev/null through pino/file.
-async function outage (target) {
+async function outage (target, spool) {
   const seconds = quick ? 3 : 20
   const app = spawn(process.execPath, [here + '../test/fixtures/pino-app.mjs'], {
-    env: { ...process.env, PORT: String(await freeport()), MODE: 'outage', RATE: '10000', SECONDS: String(seconds), TARGET: target },
+    env: { ...process.env, PORT: String(await freeport()), MODE: 'outage', RATE: '10000', SECONDS: String(seconds), TARGET: target, ...(spool === undefined ? {} : { SPOOL: spool }) },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let out = ''
@@ -216,6 +218,11 @@ async function outage (target) {
     logged,
     dropped: stats.dropped.overflow
   }
+  // With a spool, the backlog waits on disk: the growth is set beside pino/file's.
+  const dir = mkdtempSync(join(tmpdir(), 'pino-websocket-bench-'))
+  const spooled = await outage('pino-websocket', join(dir, 'spool'))
+  rmSync(dir, { recursive: true, force: true })
+  results.memory.spool = { growth: spooled.peak - spooled.baseline, logged: spooled.logged, pending: spooled.stats.pending, dropped: spooled.stats.dropped.overflow }
 }
 
 // Ratios and goals (issue 5, raised by issue 12: every JSON format and msgpack 0.95 x pino/file,
@@ -239,6 +246,15 @@ for (const kase of ['pino-ws-json_lines@loop', 'pino-ws-msgpack@loop']) {
   const value = ratio('250B', kase, 'pino-file@loop')
   goals.push({ size: '250B', goal: `${kase} >= 0.9 x pino-file@loop`, ratio: value, met: value >= 0.9 })
 }
+for (const size of Object.keys(COUNTS).filter((name) => name === '250B')) {
+  for (const kase of ['pino-ws-json_lines', 'pino-ws-msgpack', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop']) {
+    const spooled = kase.replace(/(@loop)?$/, '+spool$1')
+    const value = ratio(size, spooled, kase)
+    goals.push({ size, goal: `${spooled} >= 0.9 x ${kase}`, ratio: value, met: value >= 0.9 })
+  }
+}
+const spoolLimit = results.memory.pinoFileGrowth + 8 * 1024 * 1024
+goals.push({ size: '250B', goal: 'outage RSS growth with a spool <= pino/file\'s + 8 MiB', ratio: results.memory.spool.growth / spoolLimit, met: results.memory.spool.growth <= spoolLimit })
 goals.push({ size: '250B', goal: 'latency p99 <= 5 ms at 5 000 records/s', ratio: results.latency.p99, met: results.latency.p99 <= 5 })
 const memoryLimit = results.memory.maxQueueBytes + 30 * 1024 * 1024
 goals.push({ size: '250B', goal: 'outage RSS growth <= maxQueueBytes + 30 MiB', ratio: results.memory.growth / memoryLimit, met: results.memory.growth <= memoryLimit })
@@ -256,5 +272,6 @@ console.table(throughputTable())
 console.log(`latency at 5 000 records/s: p50 ${results.latency.p50.toFixed(2)} ms, p99 ${results.latency.p99.toFixed(2)} ms, max ${results.latency.max.toFixed(2)} ms (${results.latency.records} records)`)
 const MiB = (n) => (n / 1048576).toFixed(1)
 console.log(`outage ${results.memory.seconds} s at 10 000 records/s: RSS ${MiB(results.memory.baseline)} -> ${MiB(results.memory.peak)} MiB (+${MiB(results.memory.growth)}; pino/file under the same load +${MiB(results.memory.pinoFileGrowth)}), ${results.memory.dropped} of ${results.memory.logged} dropped`)
+console.log(`outage with a spool: +${MiB(results.memory.spool.growth)} MiB, ${results.memory.spool.pending} of ${results.memory.spool.logged} held on disk at the end, ${results.memory.spool.dropped} dropped`)
 cliTable()
 console.table(goals.map((g) => ({ size: g.size, goal: g.goal, value: g.ratio.toFixed(3), met: g.met ? 'yes' : 'no' })))

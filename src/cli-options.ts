@@ -53,6 +53,9 @@ const OPTION_HELP: Readonly<Record<OptionKey, string>> = {
   closeTimeout: 'ms to deliver what is queued at the end (5000)',
   keepaliveIdleTimeout: 'ms a connection may stay idle before it is closed (0: never)',
   fallbackFile: 'a file where records given up on are appended as NDJSON',
+  spool: 'a directory where records wait on disk until confirmed (survives a crash)',
+  maxSpoolBytes: 'bytes the spool may take on disk: 1073741824, or 500M, 1G',
+  spoolFsyncInterval: 'ms between fsyncs of the spool (0: never; the kernel keeps it through a crash)',
   rejectUnauthorized: 'verify the server\'s certificate (true); see --insecure',
   ca: 'a certificate authority to trust: PEM or DER file, or a directory; repeatable',
   cert: 'a client certificate file (mutual TLS)',
@@ -88,7 +91,7 @@ const CLI_FLAGS = {
 
 /** What the command line asks for. */
 export interface CommandLine {
-  command: 'send' | 'receive' | 'help' | 'version'
+  command: 'send' | 'receive' | 'drain' | 'help' | 'version'
   /** The transport's options: file, environment and flags merged (not yet resolved). */
   options: Record<string, unknown>
   echo: boolean
@@ -117,7 +120,12 @@ export function commandLine (argv: readonly string[], env: NodeJS.ProcessEnv = p
   }
   const { values, positionals } = parsed
   const [command = 'send', ...rest] = positionals
-  if (command !== 'send' && command !== 'receive') throw new UsageError(`pino-websocket: unknown command \`${command}\`: the commands are \`receive\` and none (send); see --help`)
+  if (command !== 'send' && command !== 'receive' && command !== 'drain') {
+    throw new UsageError(`pino-websocket: unknown command \`${command}\`: the commands are \`receive\`, \`drain\` and none (send); see --help`)
+  }
+  // drain takes the spool directory as its one argument.
+  const spool = command === 'drain' ? rest.shift() : undefined
+  if (command === 'drain' && spool === undefined && values.spool === undefined) throw new UsageError('pino-websocket: `drain` needs the spool directory: pino-websocket drain DIR --url …')
   if (rest.length > 0) throw new UsageError(`pino-websocket: unexpected \`${rest[0]}\` after the command; see --help`)
 
   const options: Record<string, unknown> = typeof values.config === 'string' ? canonicalOptions(readConfig(values.config, env)) : {}
@@ -129,6 +137,7 @@ export function commandLine (argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (values[flag] !== undefined) options[option] = values[flag]
   }
   if (values.insecure === true) options.rejectUnauthorized = false
+  if (spool !== undefined) options.spool = spool
   const giveUpAfter = values['give-up-after'] ?? env.PINO_WEBSOCKET_GIVE_UP_AFTER
   const giveUpMs = giveUpAfter === undefined || giveUpAfter === '' ? undefined : Number(giveUpAfter)
   if (giveUpMs !== undefined && !(Number.isInteger(giveUpMs) && giveUpMs >= 1)) {
@@ -155,6 +164,7 @@ export function usage (): string {
     '  node app.js | pino-websocket --url ws://host:port/path [options]',
     '  pino-websocket --url … < lost.ndjson        replay a file (a fallback file, say)',
     '  pino-websocket receive [--port 8080] [--host 127.0.0.1] [--format auto] [--events]',
+    '  pino-websocket drain DIR --url …            send what dead processes left in a spool directory',
     '',
     'Every line of stdin that is a JSON object is sent as a record; other lines are counted and skipped.',
     '',
@@ -173,6 +183,9 @@ export function usage (): string {
     'receive: a server that prints each record it decodes as one JSON line (pipe it into pino-pretty);',
     '  --format auto|msgpack|json|json_stream|json_lines|gelf, --date-key, --date-format as the sender\'s;',
     '  --events prints {"time","record"} instead; a summary goes to stderr on exit.',
+    '',
+    'drain: sends the journals of dead processes in the spool DIR (in the format they were written in),',
+    '  and exits 0 once every record is confirmed; with --give-up-after, 1 if that wait runs out.',
     '',
     'Pipe mode reads stdin to its end and waits, however long the server is away, until every record is',
     'confirmed; --give-up-after bounds that wait.',

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { fstatSync, readSync } from 'node:fs'
+import { existsSync, fstatSync, readSync } from 'node:fs'
 import { Client, type Stats } from './client.js'
 import { commandLine, OPTION_FLAGS, usage, UsageError, type CommandLine } from './cli-options.js'
 import { InvalidOptionError } from './errors.js'
 import { countLineFeeds, NdjsonReader } from './ndjson.js'
 import { resolveOptions, type ResolvedOptions } from './options.js'
 import { receive } from './receive.js'
+import { deadJournalFormat } from './spool.js'
 import { VERSION } from './version.js'
 
 /** Exit codes; the README lists them. */
@@ -28,6 +29,8 @@ async function main (argv: string[]): Promise<number> {
       return receive(line.options, line.events)
     case 'send':
       return send(line)
+    case 'drain':
+      return drain(line)
   }
 }
 
@@ -62,7 +65,8 @@ async function send ({ options, echo, verbose, dryRun, giveUpAfter }: CommandLin
   let firstSkip: string | undefined
   client.on('drop', ({ reason, error }) => { if (reason === 'unencodable') firstSkip ??= error })
   const waitForRoom = options.overflow === undefined
-  const high = Math.floor(resolved.maxQueueBytes / 2)
+  // With a spool, stdin waits once half of it is taken; without, half of the queue.
+  const high = Math.floor((resolved.spool === undefined ? resolved.maxQueueBytes : resolved.maxSpoolBytes) / 2)
   const reader = new NdjsonReader(client)
   const stdin = process.stdin
   let echoing = echo
@@ -90,6 +94,8 @@ async function send ({ options, echo, verbose, dryRun, giveUpAfter }: CommandLin
       consumed += chunk.length
       if (echoing) process.stdout.write(chunk)
       reader.write(chunk)
+      // With a spool, the chunk's lines are on disk before they count as read.
+      client.commit()
       if (waitForRoom && client.queuedBytes > high) {
         stdin.pause()
         void client.whenQueueBelow(high / 2).then(() => stdin.resume())
@@ -119,6 +125,37 @@ async function send ({ options, echo, verbose, dryRun, giveUpAfter }: CommandLin
   if (summary !== undefined) say(summary)
   if (why !== undefined) return SIGNALS[why]
   return dropped(stats) > 0 ? DROPPED : OK
+}
+
+/**
+ * Send what dead processes left in a spool directory, without the app: the
+ * journals are adopted as a new transport would adopt them, in the format they
+ * were written in, and the CLI exits once every record is confirmed (0), or
+ * when `--give-up-after` passes with none confirmed (1: they stay in the spool).
+ */
+async function drain ({ options, verbose, giveUpAfter }: CommandLine): Promise<number> {
+  const dir = options.spool as string
+  if (!existsSync(dir)) throw new UsageError(`pino-websocket: drain: the spool directory ${dir} does not exist`)
+  // The journals say their format; sent as they were written unless --format says otherwise.
+  const format = options.format ?? deadJournalFormat(dir)
+  const resolved = resolveOptions(format === undefined ? options : { ...options, format })
+  const client = new Client(resolved)
+  const say = (text: string): void => { process.stderr.write(`pino-websocket: ${text}\n`) }
+  if (!resolved.quiet) client.on('warn', ({ message }) => say(asFlags(message)))
+  if (verbose) client.on('open', ({ endpoint }) => say(`connected to ${endpoint}`))
+  const hold = setInterval(() => {}, 1 << 30)
+  let gaveUp = false
+  let giveUp: () => void = () => {}
+  const given = new Promise<void>((resolve) => { giveUp = resolve })
+  const watchdog = giveUpAfter === undefined ? undefined : watchProgress(client, giveUpAfter, () => { gaveUp = true; giveUp() })
+  // A signal ends the wait as the default handler would: what is unconfirmed stays in the spool.
+  await Promise.race([client.flush(Infinity), given])
+  await client.close(gaveUp ? 0 : undefined)
+  clearInterval(hold)
+  clearInterval(watchdog)
+  const stats = client.stats()
+  say(`drained ${dir}: ${stats.recovered} record(s) found, ${stats.delivered} delivered${dropped(stats) > 0 ? `, ${summarize(stats, undefined) ?? ''}` : ''}${stats.pending > 0 ? `, ${stats.pending} left in the spool` : ''}`)
+  return stats.pending === 0 && dropped(stats) === 0 ? OK : DROPPED
 }
 
 /** A message of the engine's in the CLI's words: an option named in backquotes becomes its flag (`fallbackFile` -> `--fallback-file`). */
@@ -176,8 +213,9 @@ function unreadInput (from: number): number | undefined {
 
 /** Records dropped for a reason that loses data: a line that is no JSON object is skipped, not dropped. */
 function dropped (stats: Stats): number {
-  const { overflow, oversized, shutdown } = stats.dropped
-  return overflow + oversized + shutdown
+  // Every reason but unencodable, which is a skipped line of input (reported, exit 0).
+  const { unencodable: _skipped, ...lost } = stats.dropped
+  return Object.values(lost).reduce((sum, count) => sum + count, 0)
 }
 
 /** One line on stderr at the end when anything did not go through. */

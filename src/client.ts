@@ -13,6 +13,8 @@ import type { RecordSink } from './ndjson.js'
 import type { ResolvedOptions } from './options.js'
 import type { Warning } from './warnings.js'
 import { RecordQueue, type Chunk } from './queue.js'
+import { Spool, SpoolUnusableError } from './spool.js'
+import { InvalidOptionError } from './errors.js'
 
 /*
  * The engine: it knows nothing of pino or winston. Adapters hand it records (or
@@ -60,6 +62,11 @@ const WRITTEN_KEPT = 256
 const ENDING_RETRY_DELAY = 200
 /** Error codes of a TLS handshake that refused the server (or us): retrying soon will not help. */
 const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|^ERR_TLS_|^ERR_SSL_/
+/**
+ * With a spool, the bytes of records held in memory: what is in flight and a
+ * read-ahead; the backlog stays on disk.
+ */
+const SPOOL_READ_AHEAD = 4 * 1024 * 1024
 
 type State = 'idle' | 'connecting' | 'open' | 'idle-closing' | 'waiting' | 'closed'
 
@@ -71,8 +78,10 @@ export interface Stats {
   delivered: number
   /** Records given up, by reason. */
   dropped: Record<DropReason, number>
-  /** Records held: waiting to be sent or to be confirmed. */
+  /** Records held: waiting to be sent or to be confirmed (with a spool, those on disk too). */
   pending: number
+  /** Records found in the spool, left by an earlier process, and sent first (counted in `accepted` too). */
+  recovered: number
   /** Records sent again after a reconnect because their first sending was not confirmed. */
   resent: number
   /** Connection attempts after the first. */
@@ -104,6 +113,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   readonly #size: MessageSize
   readonly #fallback: FallbackFile | undefined
   readonly #reporter: Reporter
+  readonly #spool: Spool | undefined
+  /** Bytes of records the queue holds at most: `maxQueueBytes`, or the read-ahead with a spool. */
+  readonly #queueBytes: number
+  #commitScheduled = false
+  /** Records the queue held at the end that stay in the spool for the next start. */
+  #keptAtEnd = 0
   #state: State = 'idle'
   #connection: Connection | undefined
   #retryTimer: NodeJS.Timeout | undefined
@@ -145,7 +160,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     super()
     this.#options = options
     this.#encoder = createEncoder(options)
-    this.#queue = new RecordQueue(options.maxQueueBytes, options.maxMessageBytes, options.overflow, (record) => {
+    this.#queueBytes = options.spool === undefined ? options.maxQueueBytes : Math.min(options.maxQueueBytes, Math.max(SPOOL_READ_AHEAD, 2 * options.maxMessageBytes))
+    this.#queue = new RecordQueue(this.#queueBytes, options.maxMessageBytes, options.overflow, (record) => {
       this.#toFallback(record)
       this.#drop('overflow')
     })
@@ -154,7 +170,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#stats = {
       accepted: 0,
       delivered: 0,
-      dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0 },
+      dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0, unwritable: 0, damaged: 0 },
+      recovered: 0,
       resent: 0,
       reconnects: 0,
       pongTimeouts: 0,
@@ -168,6 +185,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       })
     }
     this.#reporter = new Reporter({ drop: (event) => this.emit('drop', event), warn: (warning) => this.emit('warn', warning) }, this.#fallback)
+    this.#spool = options.spool === undefined ? undefined : this.#openSpool(options.spool)
     if (options.unknownKeys.length > 0) {
       const message = `unknown option${options.unknownKeys.length > 1 ? 's' : ''} ${options.unknownKeys.join(', ')} ignored`
       process.nextTick(() => this.#reporter.warn('PINO_WS_WARN_UNKNOWN_OPTION', message))
@@ -177,6 +195,51 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     process.nextTick(() => { if (this.#state === 'idle') this.#connect() })
   }
 
+  /** Open the spool and count what an earlier process left in it; an unusable directory is the option's error. */
+  #openSpool (dir: string): Spool {
+    const options = this.#options
+    let spool: Spool
+    try {
+      spool = new Spool({ dir, maxBytes: options.maxSpoolBytes, fsyncInterval: options.spoolFsyncInterval, format: this.#encoder.format, overflow: options.overflow }, {
+        drop: (reason, count, error) => this.#drop(reason, error, count, reason !== 'damaged'),
+        evicted: options.fallbackFile === undefined ? undefined : (record) => this.#toFallback(record),
+        failed: (error) => this.#reporter.warn('PINO_WS_WARN_SPOOL_FAILED', `the spool ${dir} cannot be written (${error.code ?? error.message}); ` +
+          'records sent at once still go from memory, those that would wait are dropped (`unwritable`) until it can')
+      })
+    } catch (error) {
+      if (!(error instanceof SpoolUnusableError)) throw error
+      const code = error.reason.code
+      throw new InvalidOptionError('spool', 'a directory that can be made and written (its parent must exist)', dir, {
+        hint: code === 'ENOENT' ? 'its parent directory does not exist' : code === 'ENOTDIR' || code === 'EEXIST' ? 'it is not a directory' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `it cannot be written (${code})` : `it cannot be used (${code ?? error.message})`
+      })
+    }
+    const { records, damaged, journals, otherFormats } = spool.recovery
+    this.#stats.accepted += records + damaged
+    this.#stats.recovered = records
+    if (damaged > 0) this.#drop('damaged', `torn or damaged in the spool ${dir} (cut short by a crash)`, damaged, false)
+    const parts: string[] = []
+    if (journals > 0) parts.push(`${records} record(s) left unconfirmed by ${journals} earlier process(es) in the spool ${dir} are sent first${damaged > 0 ? `; ${damaged} torn or damaged one(s) were skipped` : ''}`)
+    for (const [format, count] of otherFormats) {
+      parts.push(`${count} journal(s) of dead processes in ${dir} were written as ${format}, not ${this.#encoder.format}, and are left there: send them with \`pino-websocket drain ${dir} --url …\``)
+    }
+    if (parts.length > 0) process.nextTick(() => this.#reporter.warn('PINO_WS_WARN_SPOOL_RECOVERED', parts.join('; ')))
+    return spool
+  }
+
+  /**
+   * Write what the spool gathered since the last call: adapters call it once per
+   * chunk they read (pino's, the CLI's) or record (winston's), before they count
+   * it read. Never throws.
+   */
+  commit (): void {
+    this.#spool?.commit()
+  }
+
+  /** Records held: in the queue, and with a spool on disk not yet read back. */
+  get #held (): number {
+    return this.#queue.length + (this.#spool?.unread ?? 0) + this.#keptAtEnd
+  }
+
   /** How this client's wire format takes a line of JSON without a parse, for an NdjsonReader. */
   get lineCodec (): LineCodec | undefined {
     return this.#encoder.lineCodec
@@ -184,7 +247,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   /** Counters; `pending` is what the queue holds now. */
   stats (): Stats {
-    return { ...this.#stats, dropped: { ...this.#stats.dropped }, pending: this.#queue.length, maxMessageBytes: this.#size.limit }
+    return { ...this.#stats, dropped: { ...this.#stats.dropped }, pending: this.#held, maxMessageBytes: this.#size.limit }
   }
 
   /** Queue one record for sending. Never throws: a bad record is dropped and counted. */
@@ -200,9 +263,9 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#enqueue(record, RecordQueue.byteLength(record))
   }
 
-  /** Bytes of encoded records held: waiting to be sent or to be confirmed. */
+  /** Bytes of encoded records held: waiting to be sent or to be confirmed (with a spool, its bytes on disk). */
   get queuedBytes (): number {
-    return this.#queue.bytes
+    return this.#spool?.bytes ?? this.#queue.bytes
   }
 
   /**
@@ -211,7 +274,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
    * app's logger, which must not block.
    */
   whenQueueBelow (bytes: number): Promise<void> {
-    if (this.#queue.bytes <= bytes || this.#state === 'closed') return Promise.resolve()
+    if (this.queuedBytes <= bytes || this.#state === 'closed') return Promise.resolve()
     return new Promise((resolve) => this.#roomWaiters.push({ bytes, resolve }))
   }
 
@@ -248,6 +311,17 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#stats.accepted++
+    const spool = this.#spool
+    if (spool !== undefined) {
+      if (!spool.addSpliced(head, source, start, end, terminator, length)) return
+      this.#scheduleCommit()
+      if (!spool.caughtUp || this.#queue.bytes + length > this.#queueBytes) {
+        spool.fallBehind()
+        this.#kick()
+        return
+      }
+      spool.handed()
+    }
     try {
       this.#queue.pushSpliced(head, source, start, end, terminator, length)
     } catch (error) {
@@ -275,6 +349,17 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#drop('oversized')
       return
     }
+    const spool = this.#spool
+    if (spool !== undefined) {
+      if (!spool.add(record, length)) return
+      this.#scheduleCommit()
+      if (!spool.caughtUp || this.#queue.bytes + length > this.#queueBytes) {
+        spool.fallBehind()
+        this.#kick()
+        return
+      }
+      spool.handed()
+    }
     try {
       this.#queue.push(record, length)
     } catch (error) {
@@ -283,6 +368,36 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#kick()
+  }
+
+  /** What an adapter did not commit is written before the next turn of the event loop. */
+  #scheduleCommit (): void {
+    if (this.#commitScheduled) return
+    this.#commitScheduled = true
+    queueMicrotask(() => {
+      this.#commitScheduled = false
+      this.#spool?.commit()
+    })
+  }
+
+  /**
+   * With a spool, read records back from disk into the queue while it has room
+   * for them: the read-ahead. A record too large for a message now (the server
+   * refused one so large, or an earlier process allowed more) is given up.
+   */
+  #readAhead (): void {
+    const spool = this.#spool
+    if (spool === undefined || spool.unread === 0) return
+    spool.read((record) => {
+      if (!this.#fits(record.length)) {
+        this.#toFallback(record)
+        this.#drop('oversized')
+        return 'dropped'
+      }
+      if (this.#queue.bytes + record.length > this.#queueBytes && this.#queue.length > 0) return false
+      this.#queue.push(record, record.length)
+      return 'queued'
+    })
   }
 
   /** A record was queued: send it soon, connecting first if needed. */
@@ -297,7 +412,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
    * ours holds the process open meanwhile). Never rejects.
    */
   flush (timeout = this.#options.closeTimeout): Promise<void> {
-    if (this.#queue.length === 0) return Promise.resolve()
+    this.#spool?.commit()
+    if (this.#held === 0) return Promise.resolve()
     if (this.#state === 'idle') this.#connect()
     return new Promise((resolve) => {
       // A referenced timer: an app waiting on flush stays alive until it is done.
@@ -338,18 +454,17 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
         connection.close(1000, undefined, CLOSE_HANDSHAKE_TIMEOUT)
       })
     }
-    const left = this.#queue.drain((record) => this.#toFallback(record))
-    if (left > 0) this.#drop('shutdown', undefined, left)
+    this.#giveUpAtEnd(why)
     this.#wakeRoomWaiters()
     this.#fallback?.close()
-    this.#reporter.end(why)
     unwatchExit(this)
   }
 
   /** @internal The app has no more work: deliver what is left, once per batch of new records. */
   beforeExit (): void {
     if (this.#state === 'closed') return
-    if (this.#queue.length === 0) {
+    this.#spool?.commit()
+    if (this.#held === 0) {
       // Everything is confirmed and the app is done: say goodbye with a close frame
       // (1000), which the kernel delivers even if the process ends before the
       // server answers; otherwise the server sees the connection reset (1006).
@@ -385,13 +500,48 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
    */
   exit (): void {
     if (this.#state === 'closed') return
-    const left = this.#queue.drain((record) => this.#toFallback(record))
-    if (left > 0) this.#drop('shutdown', undefined, left)
     // Without a beforeExit (process.exit(), or records logged in an exit handler) nothing was tried.
-    this.#reporter.end(this.#exitFlushedAt === this.#stats.accepted
+    this.#giveUpAtEnd(this.#exitFlushedAt === this.#stats.accepted
       ? this.#whyUndelivered()
       : 'the process exited before they could be sent (a synchronous exit cannot wait for the network)')
     this.#state = 'closed'
+  }
+
+  /**
+   * The transport ends with records undelivered: without a spool they are
+   * dropped (`shutdown`, to the fallback file); with one they stay in it for the
+   * next start, said in one line. Then the line that accounts for drops.
+   */
+  #giveUpAtEnd (why: string): void {
+    const spool = this.#spool
+    if (spool === undefined) {
+      const left = this.#queue.drain((record) => this.#toFallback(record))
+      if (left > 0) this.#drop('shutdown', undefined, left)
+      this.#reporter.end(why)
+      return
+    }
+    spool.close()
+    // Records whose frame the disk refused were held in memory only: they end here.
+    const memoryOnly = spool.inMemoryOnly(this.#queue.length)
+    let index = 0
+    let lost = 0
+    this.#queue.drain((record) => {
+      if (memoryOnly[index++] !== true) return
+      this.#toFallback(record)
+      lost++
+    })
+    if (lost > 0) this.#drop('unwritable', `the spool could not write them, and they were not delivered before the end (${why})`, lost)
+    this.#keptAtEnd = index - lost
+    const left = this.#held
+    this.#reporter.end(why)
+    if (left > 0) {
+      this.emit('warn', {
+        code: 'PINO_WS_WARN_SPOOL_KEPT',
+        message: `${left} record(s) not yet delivered stay in the spool ${this.#options.spool} (${why}); the next start with this spool sends them, ` +
+          `or \`pino-websocket drain ${this.#options.spool} --url …\` does`,
+        exit: true
+      })
+    }
   }
 
   #connect (): void {
@@ -447,8 +597,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#size.confirmed(bytes)
     }
     this.#confirm(mark)
-    // Messages that wait for the ones in flight (see #pump) go now.
-    if (this.#queue.unsent > 0) this.#pump()
+    // Messages that wait for the ones in flight (see #pump) go now, and the spool's backlog after them.
+    if (this.#queue.unsent > 0 || (this.#spool?.unread ?? 0) > 0) this.#pump()
   }
 
   #onClose (connection: Connection, info: CloseInfo): void {
@@ -469,7 +619,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       ++this.#closedUnconfirmed === CLOSED_UNCONFIRMED_CONNECTIONS) this.#warnServerClosed(info.code, reason)
     if (info.opened && !info.pongTimedOut && isProtocolError(info.errorCode)) {
       this.#reporter.warn('PINO_WS_WARN_PROTOCOL_ERROR', `${this.#options.endpoint} sent what the WebSocket protocol forbids (${error ?? info.errorCode}), so the connection was closed; ` +
-        `records are kept and sent again (${this.#queue.length} queued)`)
+        `records are kept and sent again (${this.#held} queued)`)
     }
     if (info.opened) {
       // 1006 without an error: a reset, or a guard of the server's (ws ends a connection with 60 pongs pending) that sent no close frame.
@@ -484,7 +634,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (info.opened) this.#judge(info, unconfirmed)
     // A connection that stayed up through a heartbeat and its pong timeout was healthy, pong or not.
     if (info.opened && Date.now() - this.#openedAt >= this.#options.pingInterval + this.#options.pongTimeout) this.#backoff.reset()
-    if (this.#queue.length === 0) {
+    if (this.#held === 0) {
       // Nothing to send (an idle proxy or the server closed a quiet connection, or
       // we did): no reconnect loop while idle; the next record connects at once.
       debug('%s: nothing queued; the next record opens a new connection', this.#options.endpoint)
@@ -520,7 +670,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   /** A connection attempt failed: say so, the first time and then rarely, with the reason. */
   #warnFailedAttempt (info: CloseInfo, error: string | undefined, refused: boolean, why: 'tls' | 'proxy' | undefined): void {
     const { endpoint, maxReconnectDelay } = this.#options
-    const queued = `${this.#queue.length} record(s) queued`
+    const queued = `${this.#held} record(s) queued`
     if (info.rejection !== undefined && refused) {
       this.#reporter.warn('PINO_WS_WARN_UPGRADE_REFUSED', `${endpoint} answered the WebSocket upgrade with HTTP ${info.rejection.status}; retrying every ${maxReconnectDelay} ms or so (${queued})`)
     } else if (why === 'proxy') {
@@ -546,7 +696,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
           : code === ABNORMAL ? 'They ended without a close frame: a reset by the server or a proxy between us'
             : 'The server\'s logs say why'
     this.#reporter.warn('PINO_WS_WARN_SERVER_CLOSED', `${this.#options.endpoint} accepted the upgrade, then closed ${CLOSED_UNCONFIRMED_CONNECTIONS} connections in a row with ${code}` +
-      `${reason === '' ? '' : ` (${JSON.stringify(reason)})`} before confirming any record; records are kept and retried with a growing delay (${this.#queue.length} queued). ${hint}`)
+      `${reason === '' ? '' : ` (${JSON.stringify(reason)})`} before confirming any record; records are kept and retried with a growing delay (${this.#held} queued). ${hint}`)
   }
 
   #onPongTimeout (): void {
@@ -593,7 +743,10 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#drop('oversized', error)
       parts.push(`a record of ${verdict.largest - overhead} bytes was dropped as oversized: ${error}`)
       // Records as large as one the server refused alone cannot go either.
+      this.#spoolDone()
       const dropped = verdict.stated ? this.#queue.removeLarger(verdict.largest - overhead - 1, (record) => this.#toFallback(record)) : 0
+      // Records removed from the middle of the queue are not done in the spool's order: kept there until those before them are.
+      if (dropped > 0) this.#spool?.forget(dropped)
       if (dropped > 0) {
         this.#drop('oversized', `the server refuses messages of ${verdict.largest} bytes`, dropped)
         parts.push(`${dropped} more record(s) as large were dropped`)
@@ -637,6 +790,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       if (this.#refusedInARow >= REFUSED_IN_A_ROW) return
       this.#refusedInARow++
       this.#queue.dropFirst((record) => this.#toFallback(record))
+      this.#spoolDone()
       this.#drop('refused', 'the server closed the connection with 1007 (invalid data) on this record alone')
       return
     }
@@ -667,7 +821,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const atLeastOnce = this.#stats.delivery === 'at-least-once'
     // At most half the queue in flight: when it fills, records still waiting are
     // there to give way (drop_oldest), rather than ones the server may already hold.
-    const inFlightBound = this.#options.maxQueueBytes / 2
+    const inFlightBound = this.#queueBytes / 2
+    this.#readAhead()
     let sent = false
     while (this.#queue.unsent > 0 && connection.writable && (!atLeastOnce || this.#unconfirmedBytes < inFlightBound)) {
       const start = this.#queue.sentEnd
@@ -690,6 +845,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       if (atLeastOnce) this.#unconfirmedBytes += message.length
       else if (this.#unconfirmed.length > WRITTEN_KEPT) this.#unconfirmed.shift()
       connection.send(message, this.#encoder.binary, end)
+      if (this.#spool !== undefined && this.#queue.unsent === 0) this.#readAhead()
       debug('sent %d record(s) in %d bytes (size %d, limit %d)', end - start, message.length, this.#size.next, this.#size.limit)
       sent = true
     }
@@ -703,7 +859,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     clearTimeout(this.#idleTimer)
     this.#idleTimer = setTimeout(() => {
       if (this.#state !== 'open') return
-      if (this.#queue.length > 0) {
+      if (this.#held > 0) {
         this.#armIdleTimer()
         return
       }
@@ -715,12 +871,18 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
 
   #confirm (end: number): void {
     this.#stats.delivered += this.#queue.confirm(end)
+    this.#spoolDone()
     if (this.#roomWaiters.length > 0) this.#wakeRoomWaiters()
-    if (this.#queue.length === 0) this.#settle()
+    if (this.#held === 0) this.#settle()
+  }
+
+  /** Tell the spool how many of the records it handed over are done: all but those the queue still holds. */
+  #spoolDone (): void {
+    this.#spool?.done(this.#queue.length)
   }
 
   #wakeRoomWaiters (): void {
-    const bytes = this.#state === 'closed' ? -1 : this.#queue.bytes
+    const bytes = this.#state === 'closed' ? -1 : this.queuedBytes
     this.#roomWaiters = this.#roomWaiters.filter((waiter) => {
       if (bytes > waiter.bytes) return true
       waiter.resolve()
@@ -746,7 +908,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#stats.dropped[reason] += count
     // A parser's error quotes the record, which may hold one of the options' secrets.
     this.#reporter.drop(reason, error === undefined ? undefined : this.#redact(error), count, kept)
-    if (this.#queue.length === 0) this.#settle()
+    if (this.#held === 0) this.#settle()
   }
 
   /** Append a record given up on to the fallback file, as the encoder renders it for a replay. */

@@ -20,7 +20,10 @@ export const WARNING_CODES = [
   'PINO_WS_WARN_PROTOCOL_ERROR',
   'PINO_WS_WARN_SERVER_CLOSED',
   'PINO_WS_WARN_DROPPED',
-  'PINO_WS_WARN_FALLBACK_FILE'
+  'PINO_WS_WARN_FALLBACK_FILE',
+  'PINO_WS_WARN_SPOOL_RECOVERED',
+  'PINO_WS_WARN_SPOOL_FAILED',
+  'PINO_WS_WARN_SPOOL_KEPT'
 ] as const
 
 /** The code of a `warn` event: what happened, stable across versions. */

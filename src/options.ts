@@ -104,6 +104,26 @@ export interface Options {
    */
   fallbackFile?: string
   /**
+   * A directory for the durable spool: every record is written to a journal there
+   * before it can be lost, read back as the server takes records, and trimmed as
+   * they are confirmed; what a crashed or killed process left is sent by the next
+   * one that opens the directory. Made if missing (its parent must exist). Off by default.
+   */
+  spool?: string
+  /**
+   * Bytes the spool may take on disk; past it, `overflow` applies. A number, or
+   * Fluent Bit's size text (`500M`, `1G`: powers of 1000; `512MiB`: of 1024), as
+   * its `storage.total_limit_size`. @default 1073741824
+   */
+  maxSpoolBytes?: number | string
+  /**
+   * Milliseconds between `fdatasync` calls on the spool: 0 leaves writing to the
+   * kernel, which keeps records through a crash or `kill -9` of the process but
+   * not through a power loss; N keeps all but the last N ms through a power loss.
+   * @default 0
+   */
+  spoolFsyncInterval?: number
+  /**
    * Milliseconds that `flush()` and `close()` wait for the queue to be confirmed before giving up. In pino's
    * worker, close waits at most 7 500 ms whatever this says: thread-stream gives the worker 10 s to end.
    * @default 5000
@@ -179,6 +199,9 @@ export interface ResolvedOptions {
   readonly closeTimeout: number
   readonly keepaliveIdleTimeout: number
   readonly fallbackFile: string | undefined
+  readonly spool: string | undefined
+  readonly maxSpoolBytes: number
+  readonly spoolFsyncInterval: number
   readonly tls: ResolvedTls
   readonly quiet: boolean
   /** The proxy to tunnel through, when one is to be used. */
@@ -214,7 +237,7 @@ export const OPTION_KINDS = {
   gelfShortMessageKey: 'text', gelfFullMessageKey: 'text', gelfHostKey: 'text', gelfLevelKey: 'text', gelfTimestampKey: 'text',
   maxMessageBytes: 'text', maxQueueBytes: 'text', overflow: 'text', delivery: 'text', connectTimeout: 'text',
   pingInterval: 'text', pongTimeout: 'text', reconnectDelay: 'text', maxReconnectDelay: 'text', closeTimeout: 'text',
-  keepaliveIdleTimeout: 'text', fallbackFile: 'text', rejectUnauthorized: 'text', ca: 'list', cert: 'text', key: 'text',
+  keepaliveIdleTimeout: 'text', fallbackFile: 'text', spool: 'text', maxSpoolBytes: 'text', spoolFsyncInterval: 'text', rejectUnauthorized: 'text', ca: 'list', cert: 'text', key: 'text',
   pfx: 'text', passphrase: 'text', servername: 'text', minVersion: 'text', ciphers: 'text', proxy: 'text', quiet: 'flag'
 } as const satisfies Readonly<Record<keyof Options, 'text' | 'list' | 'flag' | undefined>>
 
@@ -263,7 +286,8 @@ const ALIASES: Readonly<Record<string, { key: string, seconds?: true }>> = {
   'tls.min_version': { key: 'minVersion' },
   'tls.ciphers': { key: 'ciphers' },
   'net.connect_timeout': { key: 'connectTimeout', seconds: true },
-  'net.keepalive_idle_timeout': { key: 'keepaliveIdleTimeout', seconds: true }
+  'net.keepalive_idle_timeout': { key: 'keepaliveIdleTimeout', seconds: true },
+  'storage.total_limit_size': { key: 'maxSpoolBytes' }
 }
 
 /** Fluent Bit `[OUTPUT]` keys that mean nothing for a transport and are ignored without a warning. */
@@ -336,6 +360,9 @@ export function resolveOptions (input: Options | Record<string, unknown> = {}): 
     closeTimeout: integer(name('closeTimeout'), get('closeTimeout'), 5_000, 0, 600_000),
     keepaliveIdleTimeout: integer(name('keepaliveIdleTimeout'), get('keepaliveIdleTimeout'), 0, 0, 86_400_000),
     fallbackFile: recordKey(name('fallbackFile'), get('fallbackFile'), 'a file path (a non-empty string)'),
+    spool: recordKey(name('spool'), get('spool'), 'a directory path (a non-empty string)'),
+    maxSpoolBytes: byteSize(name('maxSpoolBytes'), get('maxSpoolBytes'), 1024 * MiB, MiB, Number.MAX_SAFE_INTEGER),
+    spoolFsyncInterval: integer(name('spoolFsyncInterval'), get('spoolFsyncInterval'), 0, 0, 3_600_000),
     tls,
     quiet: boolean(name('quiet'), get('quiet'), false),
     proxy,
@@ -639,6 +666,15 @@ function integer (option: string, value: unknown, fallback: number, min: number,
     throw new InvalidOptionError(option, `an integer ${min}-${max}`, value)
   }
   return number
+}
+
+/** A size in bytes: a number, or text with Fluent Bit's units (K, M, G: powers of 1000, with or without B) or KiB, MiB, GiB. */
+function byteSize (option: string, value: unknown, fallback: number, min: number, max: number): number {
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([kmg])(i?)b?\s*$/i.exec(value) : null
+  if (match === null) return integer(option, value, fallback, min, max)
+  const size = Math.floor(Number(match[1]) * (match[3] === '' ? 1000 : 1024) ** ('kmg'.indexOf(match[2].toLowerCase()) + 1))
+  if (size < min || size > max) throw new InvalidOptionError(option, `a size ${min}-${max} bytes`, value)
+  return size
 }
 
 function boolean (option: string, value: unknown, fallback: boolean): boolean {

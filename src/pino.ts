@@ -94,6 +94,8 @@ class LineStream extends Writable {
 
   override _write (chunk: string | Buffer, _encoding: BufferEncoding, callback: () => void): void {
     this.#reader.write(typeof chunk === 'string' ? chunk : chunk.toString())
+    // With a spool, the chunk's records are on disk before it counts as read: one write per chunk.
+    this.#client.commit()
     callback()
   }
 

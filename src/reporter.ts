@@ -14,7 +14,9 @@ const DROP_WHY: Readonly<Record<DropReason, string>> = {
   oversized: 'too large for one message',
   unencodable: 'could not be encoded',
   refused: 'the server refused them as invalid data (1007)',
-  shutdown: 'still queued at shutdown'
+  shutdown: 'still queued at shutdown',
+  unwritable: 'the spool could not write them',
+  damaged: 'found torn or damaged in the spool'
 }
 
 /** Where a reporter's events go: the engine's own `drop` and `warn` events. */

@@ -65,6 +65,8 @@ export class WebSocketTransport extends TransportStream {
       // that record is dropped and counted, the rest flow on.
       this.#client.reject((error as Error).message)
     }
+    // With a spool, the record is on disk before log() calls back.
+    this.#client.commit()
     // winston's convention: 'logged' once the record is taken, asynchronously.
     setImmediate(() => this.emit('logged', info))
     callback()

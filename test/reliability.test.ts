@@ -72,7 +72,7 @@ describe('reliability scenarios', () => {
     assert.deepEqual(server.events.map((e) => e.record.seq), range(500))
     const stats = connection.stats()
     assert.equal(stats.delivered, 500)
-    assert.deepEqual(stats.dropped, { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0 })
+    assert.deepEqual(stats.dropped, { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0, unwritable: 0, damaged: 0 })
     await connection.close()
     assertAccounting(connection.stats())
     await server.close()

@@ -35,7 +35,7 @@ export interface Message {
 }
 
 /** Why a record was not sent. */
-export type DropReason = 'overflow' | 'oversized' | 'unencodable' | 'refused' | 'shutdown'
+export type DropReason = 'overflow' | 'oversized' | 'unencodable' | 'refused' | 'shutdown' | 'unwritable' | 'damaged'
 
 /**
  * Turns events into records of a wire format, and records into messages. Records
