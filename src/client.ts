@@ -67,6 +67,9 @@ const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|^ERR_TLS_|^ERR_SSL_/
  * read-ahead; the backlog stays on disk.
  */
 const SPOOL_READ_AHEAD = 4 * 1024 * 1024
+/** How long records read may wait to be written to the spool together, and how much makes a write at once. */
+const SPOOL_COMMIT_DELAY = 1
+const SPOOL_COMMIT_BYTES = 16 * 1024
 
 type State = 'idle' | 'connecting' | 'open' | 'idle-closing' | 'waiting' | 'closed'
 
@@ -116,7 +119,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   readonly #spool: Spool | undefined
   /** Bytes of records the queue holds at most: `maxQueueBytes`, or the read-ahead with a spool. */
   readonly #queueBytes: number
-  #commitScheduled = false
+  #commitTimer: NodeJS.Timeout | undefined
   /** Records the queue held at the end that stay in the spool for the next start. */
   #keptAtEnd = 0
   #state: State = 'idle'
@@ -227,12 +230,29 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   }
 
   /**
-   * Write what the spool gathered since the last call: adapters call it once per
-   * chunk they read (pino's, the CLI's) or record (winston's), before they count
-   * it read. Never throws.
+   * Write what the spool gathered since the last call, before the adapter counts
+   * it read (the CLI's chunk of stdin, winston's record). Never throws.
    */
   commit (): void {
     this.#spool?.commit()
+  }
+
+  /**
+   * A chunk was read (pino's worker): what was gathered is written now when it
+   * is large, or within SPOOL_COMMIT_DELAY, so a stream of small chunks costs one
+   * write per millisecond rather than one each (a write is a few µs). flush(),
+   * close() and the exit hooks write at once.
+   */
+  commitSoon (): void {
+    const spool = this.#spool
+    if (spool === undefined) return
+    if (spool.gathered >= SPOOL_COMMIT_BYTES) spool.commit()
+    else if (spool.gathered > 0) this.#commitLater()
+  }
+
+  /** Whether records go through a spool. */
+  get spooled (): boolean {
+    return this.#spool !== undefined
   }
 
   /** Records held: in the queue, and with a spool on disk not yet read back. */
@@ -314,7 +334,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const spool = this.#spool
     if (spool !== undefined) {
       if (!spool.addSpliced(head, source, start, end, terminator, length)) return
-      this.#scheduleCommit()
+      this.#commitLater()
       if (!spool.caughtUp || this.#queue.bytes + length > this.#queueBytes) {
         spool.fallBehind()
         this.#kick()
@@ -352,7 +372,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     const spool = this.#spool
     if (spool !== undefined) {
       if (!spool.add(record, length)) return
-      this.#scheduleCommit()
+      this.#commitLater()
       if (!spool.caughtUp || this.#queue.bytes + length > this.#queueBytes) {
         spool.fallBehind()
         this.#kick()
@@ -370,14 +390,12 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#kick()
   }
 
-  /** What an adapter did not commit is written before the next turn of the event loop. */
-  #scheduleCommit (): void {
-    if (this.#commitScheduled) return
-    this.#commitScheduled = true
-    queueMicrotask(() => {
-      this.#commitScheduled = false
+  /** What no adapter commits is written within SPOOL_COMMIT_DELAY. */
+  #commitLater (): void {
+    this.#commitTimer ??= setTimeout(() => {
+      this.#commitTimer = undefined
       this.#spool?.commit()
-    })
+    }, SPOOL_COMMIT_DELAY).unref()
   }
 
   /**
@@ -520,6 +538,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       this.#reporter.end(why)
       return
     }
+    clearTimeout(this.#commitTimer)
     spool.close()
     // Records whose frame the disk refused were held in memory only: they end here.
     const memoryOnly = spool.inMemoryOnly(this.#queue.length)

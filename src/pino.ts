@@ -94,8 +94,9 @@ class LineStream extends Writable {
 
   override _write (chunk: string | Buffer, _encoding: BufferEncoding, callback: () => void): void {
     this.#reader.write(typeof chunk === 'string' ? chunk : chunk.toString())
-    // With a spool, the chunk's records are on disk before it counts as read: one write per chunk.
-    this.#client.commit()
+    // With a spool, the chunk's records are written with those of the next millisecond
+    // (at once if large): logger.flush() and the exit hooks write at once.
+    this.#client.commitSoon()
     callback()
   }
 

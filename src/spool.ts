@@ -152,6 +152,8 @@ export class Spool {
   /** Whether the cursor stood at the end of what was written when this frame began. */
   #frameFromEnd = true
   #dirty = false
+  /** Where blocks are read back into: records are copied out of it (into the engine's queue) before the next read. */
+  #block = Buffer.allocUnsafe(0)
   readonly #timers: NodeJS.Timeout[] = []
   #closed = false
   readonly recovery: Recovery
@@ -198,6 +200,8 @@ export class Spool {
   get unread (): number { return this.#unread }
   /** Bytes of the spool on disk. */
   get bytes (): number { return this.#bytes }
+  /** Bytes of records gathered and not yet written. */
+  get gathered (): number { return this.#frameUsed - FRAME_HEADER }
   /** Whether every record is in the engine's hands: a new one may go to its queue at once. */
   get caughtUp (): boolean { return this.#caughtUp }
   /** The directory of this transport's journal. */
@@ -464,9 +468,10 @@ export class Spool {
       return true
     }
     const base = cursor.offset
-    const available = segment.bytes - base
-    let block = Buffer.allocUnsafe(Math.min(available, READ_BLOCK))
+    // A view of exactly what was read: what the buffer held before is never looked at.
+    let block = this.#blockOf(Math.min(segment.bytes - base, READ_BLOCK))
     let length = readSync(segment.fd, block, 0, block.length, base)
+    block = block.subarray(0, length)
     let at = 0
     while (at + FRAME_HEADER <= length) {
       const frameOffset = base + at
@@ -484,8 +489,9 @@ export class Spool {
       if (end > length) {
         if (at > 0) break
         // A frame larger than the block: read it whole.
-        block = Buffer.allocUnsafe(FRAME_HEADER + bodyLength)
+        block = this.#blockOf(FRAME_HEADER + bodyLength)
         length = readSync(segment.fd, block, 0, block.length, frameOffset)
+        block = block.subarray(0, length)
         continue
       }
       if (crc32(block.subarray(at + FRAME_HEADER, end)) !== block.readUInt32LE(at + 12)) {
@@ -532,6 +538,12 @@ export class Spool {
       cursor.offset = segment.bytes
     }
     return true
+  }
+
+  /** The read buffer, with room for `bytes` at least. */
+  #blockOf (bytes: number): Buffer {
+    if (this.#block.length < bytes) this.#block = Buffer.allocUnsafe(Math.max(bytes, Math.min(2 * this.#block.length, READ_BLOCK)))
+    return this.#block.subarray(0, bytes)
   }
 
   /** Records found damaged while reading: counted unless the scan at start counted them (`always`: it could not). */

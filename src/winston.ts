@@ -44,6 +44,8 @@ export interface WebSocketTransportEvents extends ClientEvents {
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WebSocketTransport extends TransportStream {
   readonly #client: Client
+  /** Callbacks of records waiting to be written to the spool. */
+  #toCommit: Array<() => void> = []
 
   constructor (options: WebSocketTransportOptions = {}) {
     const { level, format, silent, handleExceptions, handleRejections, ...rest } = options
@@ -65,11 +67,24 @@ export class WebSocketTransport extends TransportStream {
       // that record is dropped and counted, the rest flow on.
       this.#client.reject((error as Error).message)
     }
-    // With a spool, the record is on disk before log() calls back.
-    this.#client.commit()
     // winston's convention: 'logged' once the record is taken, asynchronously.
     setImmediate(() => this.emit('logged', info))
-    callback()
+    if (!this.#client.spooled) {
+      callback()
+      return
+    }
+    // With a spool, log() calls back once the record is on disk: the records of
+    // one turn of the event loop are written together, then their callbacks run
+    // (winston hands over what came meanwhile in one batch).
+    this.#toCommit.push(callback)
+    if (this.#toCommit.length === 1) setImmediate(() => this.#commit())
+  }
+
+  #commit (): void {
+    this.#client.commit()
+    const callbacks = this.#toCommit
+    this.#toCommit = []
+    for (const callback of callbacks) callback()
   }
 
   /** Counters: accepted, delivered, dropped by reason, pending, resent, reconnects. */
