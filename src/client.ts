@@ -221,7 +221,8 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#stats.recovered = records
     if (damaged > 0) this.#drop('damaged', `torn or damaged in the spool ${dir} (cut short by a crash)`, damaged, false)
     const parts: string[] = []
-    if (journals > 0) parts.push(`${records} record(s) left unconfirmed by ${journals} earlier process(es) in the spool ${dir} are sent first${damaged > 0 ? `; ${damaged} torn or damaged one(s) were skipped` : ''}`)
+    if (records > 0) parts.push(`${records} record(s) left unconfirmed by ${journals} earlier process(es) in the spool ${dir} are sent first`)
+    if (damaged > 0) parts.push(`${damaged} torn or damaged record(s) in the spool ${dir} were skipped (dropped as \`damaged\`)`)
     for (const [format, count] of otherFormats) {
       parts.push(`${count} journal(s) of dead processes in ${dir} were written as ${format}, not ${this.#encoder.format}, and are left there: send them with \`pino-websocket drain ${dir} --url …\``)
     }
@@ -335,7 +336,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (spool !== undefined) {
       if (!spool.addSpliced(head, source, start, end, terminator, length)) return
       this.#commitLater()
-      if (!spool.caughtUp || this.#queue.bytes + length > this.#queueBytes) {
+      if (!this.#handsOver(spool, length)) {
         spool.fallBehind()
         this.#kick()
         return
@@ -373,7 +374,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     if (spool !== undefined) {
       if (!spool.add(record, length)) return
       this.#commitLater()
-      if (!spool.caughtUp || this.#queue.bytes + length > this.#queueBytes) {
+      if (!this.#handsOver(spool, length)) {
         spool.fallBehind()
         this.#kick()
         return
@@ -388,6 +389,16 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     this.#kick()
+  }
+
+  /**
+   * Whether a record just added to the spool also goes to the queue at once:
+   * only while the server is connected, the spool has nothing older to send and
+   * the read-ahead has room. Otherwise it waits on disk: in an outage the queue
+   * holds nothing.
+   */
+  #handsOver (spool: Spool, length: number): boolean {
+    return this.#state === 'open' && spool.caughtUp && this.#queue.bytes + length <= this.#queueBytes
   }
 
   /** What no adapter commits is written within SPOOL_COMMIT_DELAY. */

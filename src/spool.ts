@@ -163,7 +163,7 @@ export class Spool {
     this.#options = options
     this.#sink = sink
     this.#segmentBytes = Math.max(64 * 1024, Math.min(SEGMENT_BYTES, Math.floor(options.maxBytes / 4)))
-    const id = `${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+    const id = `${journalStamp()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
     const dir = join(options.dir, id)
     try {
       try {
@@ -635,11 +635,13 @@ export class Spool {
 
   /**
    * Take the journals of dead owners in the directory: each renamed into ours
-   * (one adopter wins), then their segments read for what is left to send.
+   * (one adopter wins), with the journals it had adopted itself moved up beside
+   * it (so repeated crashes never nest them deeper), then their segments read
+   * for what is left to send. Journals, and segments, with nothing left go.
    */
   #adopt (ownId: string): Recovery {
     const otherFormats = new Map<string, number>()
-    let journals = 0
+    const own = this.#journal.dir
     for (const name of readdirSafe(this.#options.dir).sort()) {
       if (name === ownId || name.startsWith('.')) continue
       const path = join(this.#options.dir, name)
@@ -651,47 +653,76 @@ export class Spool {
       }
       // Another process may have taken it first: one rename wins.
       quietly(() => {
-        renameSync(path, join(this.#journal.dir, name))
-        journals++
+        renameSync(path, join(own, name))
+        hoist(join(own, name), own)
       })
     }
     let records = 0
     let damaged = 0
-    const load = (dir: string): void => {
-      const entries = readdirSafe(dir).sort()
+    let journals = 0
+    // Journal ids begin with their start time: oldest first, as they must be sent.
+    for (const name of readdirSafe(own).sort()) {
+      if (name === 'owner' || name === 'mark') continue
+      const dir = join(own, name)
       const journal: Journal = { dir, markFd: undefined }
-      // Journals it had adopted come before its own segments.
-      for (const name of entries) {
-        if (!name.endsWith('.seg') && name !== 'owner' && name !== 'mark') load(join(dir, name))
-      }
       const mark = readMark(join(dir, 'mark'))
-      for (const name of entries) {
-        if (!name.endsWith('.seg')) continue
-        const seq = Number.parseInt(name, 10)
-        const path = join(dir, name)
-        if (mark !== undefined && seq < mark.seq) {
+      let left = 0
+      for (const file of readdirSafe(dir).sort()) {
+        if (!file.endsWith('.seg')) continue
+        const seq = Number.parseInt(file, 10)
+        const path = join(dir, file)
+        const from = mark !== undefined && seq === mark.seq ? mark : { offset: 0, skip: 0 }
+        const bytes = mark !== undefined && seq < mark.seq ? undefined : readQuietly(path)
+        const found = bytes === undefined ? { records: 0, damaged: 0 } : scan(bytes, from.offset, from.skip)
+        damaged += found.damaged
+        if (bytes === undefined || found.records === 0) {
+          // Confirmed before the owner died, or only damaged records: nothing to send.
           quietly(() => { unlinkSync(path) })
           continue
         }
-        let bytes: Buffer
-        try { bytes = readFileSync(path) } catch { continue }
-        const from = mark !== undefined && seq === mark.seq ? mark : { offset: 0, skip: 0 }
-        const found = scan(bytes, from.offset, from.skip)
         records += found.records
-        damaged += found.damaged
+        left += found.records
         const segment: Segment = { journal, seq, path, bytes: bytes.length, unread: found.records, recovered: true, fd: undefined }
         this.#segments.push(segment)
         this.#bytes += bytes.length
         if (this.#cursor.segment === undefined) this.#cursor = { segment, offset: from.offset, skip: from.skip }
       }
-    }
-    for (const name of readdirSafe(this.#journal.dir).sort()) {
-      if (name !== 'owner' && name !== 'mark') load(join(this.#journal.dir, name))
+      if (left > 0) journals++
+      else quietly(() => { rmSync(dir, { recursive: true, force: true }) })
     }
     this.#unread = records
     this.#caughtUp = records === 0
     this.#frameFromEnd = this.#caughtUp
     return { records, damaged, journals, otherFormats }
+  }
+}
+
+let lastStamp = 0
+
+/**
+ * The start of a journal's name: microseconds since the epoch, in base 36,
+ * rising within this process, so names sort as the journals began (their
+ * records are sent in that order once adopted).
+ */
+function journalStamp (): string {
+  lastStamp = Math.max(Math.floor((performance.timeOrigin + performance.now()) * 1000), lastStamp + 1)
+  return lastStamp.toString(36).padStart(11, '0')
+}
+
+/** Move the journals a journal had adopted up into `into`, theirs first. */
+function hoist (journal: string, into: string): void {
+  for (const name of readdirSafe(journal)) {
+    if (name.endsWith('.seg') || name === 'owner' || name === 'mark') continue
+    hoist(join(journal, name), into)
+    quietly(() => { renameSync(join(journal, name), join(into, name)) })
+  }
+}
+
+function readQuietly (path: string): Buffer | undefined {
+  try {
+    return readFileSync(path)
+  } catch {
+    return undefined
   }
 }
 

@@ -88,6 +88,44 @@ describe('Spool', () => {
     assert.deepEqual(readdirSync(dir), [], 'a journal with nothing left goes, adopted ones with it')
   })
 
+  test('crash after crash: adopted journals sit side by side, never nested, and are read oldest first', () => {
+    const dir = spoolDir()
+    const names: string[] = []
+    let seq = 0
+    for (let crash = 0; crash < 4; crash++) {
+      const spool = open(dir)
+      names.push(spool.journalDir.split('/').pop()!)
+      for (let n = 0; n < 10; n++) {
+        const text = record(seq++)
+        spool.add(text, Buffer.byteLength(text))
+        spool.fallBehind()
+      }
+      spool.commit()
+      bury(spool)
+    }
+    const last = open(dir)
+    assert.equal(last.recovery.records, 40)
+    assert.deepEqual(readdirSync(last.journalDir).filter((name) => name !== 'owner').sort(), names.sort(), 'each journal one level down')
+    assert.deepEqual(readAll(last).map((text) => (JSON.parse(text) as { seq: number }).seq), range(40))
+    last.done(0)
+    last.close()
+  })
+
+  test('a dead journal with nothing left is removed at adoption, and says nothing', () => {
+    const dir = spoolDir()
+    const first = open(dir)
+    const text = record(1)
+    first.add(text, Buffer.byteLength(text))
+    first.handed()
+    first.commit()
+    first.done(0)
+    bury(first)
+    const next = open(dir)
+    assert.deepEqual(next.recovery, { records: 0, damaged: 0, journals: 0, otherFormats: new Map() })
+    assert.deepEqual(readdirSync(next.journalDir), ['owner'])
+    next.close()
+  })
+
   test('a live journal, even of this process, is never adopted; one of another format is left and counted', () => {
     const dir = spoolDir()
     const live = open(dir)
