@@ -105,11 +105,12 @@ if (kase === 'pino-file') {
   await new Promise((resolve) => socket.send(Buffer.alloc(0), resolve))
   report({ start })
   socket.close()
-} else if (kase === 'winston-stream' || kase === 'winston-ws') {
+} else if (kase === 'winston-stream' || kase.startsWith('winston-ws')) {
+  const spool = kase === 'winston-ws+spool' ? join(mkdtempSync(join(tmpdir(), 'pino-websocket-bench-')), 'spool') : undefined
   const transport = kase === 'winston-stream'
     ? new winston.transports.Stream({ stream: createWriteStream('/dev/null') })
-    : new WebSocketTransport({ port, wireFormat: 'json_lines' })
-  if (kase === 'winston-ws') await once(transport, 'open')
+    : new WebSocketTransport(spool === undefined ? { port, wireFormat: 'json_lines' } : { port, wireFormat: 'json_lines', spool })
+  if (kase !== 'winston-stream') await once(transport, 'open')
   const logger = winston.createLogger({ format: winston.format.json(), transports: [transport] })
   const start = begin()
   for (let i = 0; i < count - 1; i++) {
@@ -119,6 +120,7 @@ if (kase === 'pino-file') {
   logger.info('END', fields)
   logger.end()
   await once(transport, 'finish')
+  if (spool !== undefined) rmSync(dirname(spool), { recursive: true, force: true })
   report({ start, done: now() })
 } else if (kase === 'latency') {
   // A steady 5 000 records/s with default options (json_lines to read the timestamps).

@@ -24,7 +24,7 @@ const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', '
   // `@loop`: the producer logs every record in one synchronous loop instead of bursts.
   'pino-file@loop', 'pino-socket@loop', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop',
   // `+spool`: with the durable spool on (issue 20), set beside the same case without it.
-  'pino-ws-json_lines+spool', 'pino-ws-msgpack+spool', 'pino-ws-json_lines+spool@loop', 'pino-ws-msgpack+spool@loop']
+  'pino-ws-json_lines+spool', 'pino-ws-msgpack+spool', 'pino-ws-json_lines+spool@loop', 'pino-ws-msgpack+spool@loop', 'winston-ws+spool']
 // A partial run, e.g. to compare one change: BENCH_SIZES=250B BENCH_CASES=pino-socket,pino-ws-msgpack.
 // The baselines each ratio needs are always kept.
 const pick = (all, list, keep = []) => list === undefined ? all : all.filter((name) => list.split(',').includes(name) || keep.includes(name))

@@ -251,11 +251,6 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     else if (spool.gathered > 0) this.#commitLater()
   }
 
-  /** Whether records go through a spool. */
-  get spooled (): boolean {
-    return this.#spool !== undefined
-  }
-
   /** Records held: in the queue, and with a spool on disk not yet read back. */
   get #held (): number {
     return this.#queue.length + (this.#spool?.unread ?? 0) + this.#keptAtEnd

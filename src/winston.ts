@@ -44,8 +44,6 @@ export interface WebSocketTransportEvents extends ClientEvents {
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WebSocketTransport extends TransportStream {
   readonly #client: Client
-  /** Callbacks of records waiting to be written to the spool. */
-  #toCommit: Array<() => void> = []
 
   constructor (options: WebSocketTransportOptions = {}) {
     const { level, format, silent, handleExceptions, handleRejections, ...rest } = options
@@ -67,27 +65,16 @@ export class WebSocketTransport extends TransportStream {
       // that record is dropped and counted, the rest flow on.
       this.#client.reject((error as Error).message)
     }
+    // With a spool, the record is on disk before log() calls back: one write per
+    // record. Calling back later, once a turn's records were written together,
+    // would make winston queue records in its logger, and winston's end() ends
+    // its transports before that queue has reached them (write after end).
+    this.#client.commit()
     // winston's convention: 'logged' once the record is taken, asynchronously.
     setImmediate(() => this.emit('logged', info))
-    if (!this.#client.spooled) {
-      callback()
-      return
-    }
-    // With a spool, log() calls back once the record is on disk: the records of
-    // one turn of the event loop are written together, then their callbacks run
-    // (winston hands over what came meanwhile in one batch).
-    this.#toCommit.push(callback)
-    if (this.#toCommit.length === 1) setImmediate(() => this.#commit())
+    callback()
   }
 
-  #commit (): void {
-    this.#client.commit()
-    const callbacks = this.#toCommit
-    this.#toCommit = []
-    for (const callback of callbacks) callback()
-  }
-
-  /** Counters: accepted, delivered, dropped by reason, pending, resent, reconnects. */
   stats (): Stats {
     return this.#client.stats()
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { freePort, range, sequence, startServer, waitFor } from './helpers.js'
-import { base, CLI, run, segments, spoolDir } from './spool-helpers.js'
+import { base, CLI, run, segments, spoolDir, statsOf } from './spool-helpers.js'
 
 // Issue 20: winston, the CLI's pipe mode and `drain` keep records through a kill -9.
 
@@ -24,6 +24,21 @@ describe('winston, the CLI and drain pass the kill -9 case', () => {
       const { unique, duplicates } = sequence(server.events)
       assert.deepEqual(unique.sort((a, b) => a - b), range(5000))
       assert.equal(duplicates, 0)
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('winston with a spool, server up: 20 000 records logged in one go, then end(): all arrive, no write after end', async () => {
+    const port = await freePort()
+    const spool = spoolDir()
+    const server = await startServer({ port, format: 'json_lines' })
+    try {
+      const app = await run({ ADAPTER: 'winston', MODE: 'deliver', COUNT: 20_000 }, { ...base, port, spool })
+      assert.equal(app.code, 0, app.stderr())
+      assert.doesNotMatch(app.stderr(), /write after end/)
+      assert.deepEqual(sequence(server.events).unique.sort((a, b) => a - b), range(20_000))
+      assert.equal(statsOf(app).delivered, 20_000)
     } finally {
       await server.close()
     }

@@ -112,7 +112,7 @@ describe('faults', () => {
     }
   })
 
-  test('an unusable directory is an error at construction naming `spool`', async () => {
+  test('an unusable directory is an error at construction naming `spool`: no parent, a file, read-only', async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'pino-websocket-spool-'))
     const file = join(root, 'a-file')
     writeFileSync(file, '')
@@ -123,6 +123,19 @@ describe('faults', () => {
         assert.match(error.message, hint)
         return true
       })
+    }
+    // Read-only: root writes past file modes, so a read-only mount stands in.
+    const mount = mkdtempSync(join(tmpdir(), 'pino-websocket-ro-'))
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mount], { stdio: 'ignore' })
+    } catch {
+      t.diagnostic('read-only case skipped: mounting a tmpfs needs root (CAP_SYS_ADMIN)')
+      return
+    }
+    try {
+      assert.throws(() => new Client(resolveOptions({ url: 'ws://127.0.0.1:1', spool: join(mount, 'spool') })), /`spool`.*it cannot be written \(EROFS\)/)
+    } finally {
+      execFileSync('umount', [mount])
     }
   })
 })
