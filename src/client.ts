@@ -328,16 +328,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     }
     this.#stats.accepted++
     const spool = this.#spool
-    if (spool !== undefined) {
-      if (!spool.addSpliced(head, source, start, end, terminator, length)) return
-      this.#commitLater()
-      if (!this.#handsOver(spool, length)) {
-        spool.fallBehind()
-        this.#kick()
-        return
-      }
-      spool.handed()
-    }
+    if (spool !== undefined && !this.#queueToo(spool, spool.addSpliced(head, source, start, end, terminator, length), length)) return
     try {
       this.#queue.pushSpliced(head, source, start, end, terminator, length)
     } catch (error) {
@@ -366,16 +357,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
       return
     }
     const spool = this.#spool
-    if (spool !== undefined) {
-      if (!spool.add(record, length)) return
-      this.#commitLater()
-      if (!this.#handsOver(spool, length)) {
-        spool.fallBehind()
-        this.#kick()
-        return
-      }
-      spool.handed()
-    }
+    if (spool !== undefined && !this.#queueToo(spool, spool.add(record, length), length)) return
     try {
       this.#queue.push(record, length)
     } catch (error) {
@@ -387,13 +369,22 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
   }
 
   /**
-   * Whether a record just added to the spool also goes to the queue at once:
-   * only while the server is connected, the spool has nothing older to send and
-   * the read-ahead has room. Otherwise it waits on disk: in an outage the queue
-   * holds nothing.
+   * A record of `length` bytes was just `added` to the spool (false: it had no
+   * room, and counted the drop): whether it goes to the queue at once as well.
+   * Only while the server is connected, the spool has nothing older to send and
+   * the read-ahead has room; otherwise it waits on disk (in an outage the queue
+   * holds nothing) and the spool is told so.
    */
-  #handsOver (spool: Spool, length: number): boolean {
-    return this.#state === 'open' && spool.caughtUp && this.#queue.bytes + length <= this.#queueBytes
+  #queueToo (spool: Spool, added: boolean, length: number): boolean {
+    if (!added) return false
+    this.#commitLater()
+    if (this.#state === 'open' && spool.caughtUp && this.#queue.bytes + length <= this.#queueBytes) {
+      spool.handed()
+      return true
+    }
+    spool.fallBehind()
+    this.#kick()
+    return false
   }
 
   /** What no adapter commits is written within SPOOL_COMMIT_DELAY. */

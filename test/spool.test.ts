@@ -46,16 +46,30 @@ function readAll (spool: Spool): string[] {
 
 const record = (n: number): string => JSON.stringify({ seq: n, pad: 'x'.repeat(100) }) + '\n'
 
+/**
+ * Add the records `from` to `from + count` as the engine would: each handed to
+ * its queue (`handed`) or left on disk (`behind`); written together at the end.
+ * Returns how many the spool took.
+ */
+function fill (spool: Spool, from: number, count: number, how: 'handed' | 'behind', commitEvery = count): number {
+  let taken = 0
+  for (let n = from; n < from + count; n++) {
+    const text = record(n)
+    if (spool.add(text, Buffer.byteLength(text))) {
+      taken++
+      if (how === 'handed') spool.handed()
+      else spool.fallBehind()
+    }
+    if ((n - from) % commitEvery === commitEvery - 1) spool.commit()
+  }
+  spool.commit()
+  return taken
+}
+
 describe('Spool', () => {
   test('records that fell behind are read back in order, and segments go once done', () => {
     const spool = open(spoolDir(), { maxBytes: 8 * 1024 * 1024 })
-    for (const n of range(20_000)) {
-      const text = record(n)
-      assert.equal(spool.add(text, Buffer.byteLength(text)), true)
-      spool.fallBehind()
-      if (n % 100 === 99) spool.commit()
-    }
-    spool.commit()
+    assert.equal(fill(spool, 0, 20_000, 'behind', 100), 20_000)
     assert.equal(spool.unread, 20_000)
     const bytes = spool.bytes
     assert.ok(bytes > 2_000_000)
@@ -70,12 +84,7 @@ describe('Spool', () => {
   test('after a death, only what was not confirmed is read again: the mark skips confirmed records inside a segment', () => {
     const dir = spoolDir()
     const first = open(dir)
-    for (const n of range(1000)) {
-      const text = record(n)
-      first.add(text, Buffer.byteLength(text))
-      first.handed()
-    }
-    first.commit()
+    fill(first, 0, 1000, 'handed')
     // 600 confirmed, 400 held (in flight) when the process dies.
     first.done(400)
     bury(first)
@@ -91,16 +100,10 @@ describe('Spool', () => {
   test('crash after crash: adopted journals sit side by side, never nested, and are read oldest first', () => {
     const dir = spoolDir()
     const names: string[] = []
-    let seq = 0
     for (let crash = 0; crash < 4; crash++) {
       const spool = open(dir)
       names.push(spool.journalDir.split('/').pop()!)
-      for (let n = 0; n < 10; n++) {
-        const text = record(seq++)
-        spool.add(text, Buffer.byteLength(text))
-        spool.fallBehind()
-      }
-      spool.commit()
+      fill(spool, 10 * crash, 10, 'behind')
       bury(spool)
     }
     const last = open(dir)
@@ -114,10 +117,7 @@ describe('Spool', () => {
   test('a dead journal with nothing left is removed at adoption, and says nothing', () => {
     const dir = spoolDir()
     const first = open(dir)
-    const text = record(1)
-    first.add(text, Buffer.byteLength(text))
-    first.handed()
-    first.commit()
+    fill(first, 1, 1, 'handed')
     first.done(0)
     bury(first)
     const next = open(dir)
@@ -129,10 +129,7 @@ describe('Spool', () => {
   test('a live journal, even of this process, is never adopted; one of another format is left and counted', () => {
     const dir = spoolDir()
     const live = open(dir)
-    const text = record(1)
-    live.add(text, Buffer.byteLength(text))
-    live.fallBehind()
-    live.commit()
+    fill(live, 1, 1, 'behind')
     const other = open(dir, { format: 'msgpack' })
     const again = open(dir)
     assert.equal(again.recovery.records, 0, 'the live journal stays its owner\'s')
@@ -148,10 +145,7 @@ describe('Spool', () => {
   test('a journal from another host (a shared volume) is adopted once its heartbeat is 30 s old, not before', () => {
     const dir = spoolDir()
     const gone = open(dir)
-    const text = record(1)
-    gone.add(text, Buffer.byteLength(text))
-    gone.fallBehind()
-    gone.commit()
+    fill(gone, 1, 1, 'behind')
     const owner = join(gone.journalDir, 'owner')
     writeFileSync(owner, JSON.stringify({ ...(JSON.parse(readFileSync(owner, 'utf8')) as object), host: 'another-container' }))
     const early = open(dir)
@@ -168,12 +162,7 @@ describe('Spool', () => {
       const events = sink()
       const maxBytes = 1024 * 1024
       const spool = open(spoolDir(), { maxBytes, overflow }, events)
-      for (const n of range(20_000)) {
-        const text = record(n)
-        if (spool.add(text, Buffer.byteLength(text))) spool.fallBehind()
-        if (n % 50 === 49) spool.commit()
-      }
-      spool.commit()
+      fill(spool, 0, 20_000, 'behind', 50)
       const dropped = events.drops.filter((drop) => drop.reason === 'overflow').reduce((sum, drop) => sum + drop.count, 0)
       assert.ok(dropped > 10_000, `dropped ${dropped}`)
       assert.equal(spool.unread + dropped, 20_000)
