@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -44,7 +44,7 @@ describe('winston, the CLI and drain pass the kill -9 case', () => {
     }
   })
 
-  test('CLI --spool: every line read is in the spool; after kill -9, `drain` sends them all and exits 0', async () => {
+  test('CLI --spool: every line read is in the spool; after kill -9, `drain` sends them all and exits 0', async (t) => {
     const port = await freePort()
     const spool = spoolDir()
     const input = join(mkdtempSync(join(tmpdir(), 'pino-websocket-spool-')), 'input.ndjson')
@@ -52,6 +52,7 @@ describe('winston, the CLI and drain pass the kill -9 case', () => {
     const fd = openSync(input, 'r')
     const cli = spawn(process.execPath, [CLI, '--port', String(port), '--format', 'json_lines', '--spool', spool, '--reconnect-delay', '50'], { stdio: [fd, 'ignore', 'pipe'] })
     closeSync(fd)
+    t.after(() => cli.kill('SIGKILL'))
     // Killed once its stdin is read to the end (the kernel's file position says so).
     await waitFor(() => {
       try {
@@ -101,3 +102,27 @@ describe('winston, the CLI and drain pass the kill -9 case', () => {
   })
 })
 
+describe('spoolFsyncInterval', () => {
+  test('0 (the default) never calls fdatasync; 50 calls it while records are written, about every 50 ms', async (t) => {
+    try {
+      execFileSync('strace', ['-V'], { stdio: 'ignore' })
+    } catch {
+      t.skip('strace is not installed (Debian: strace); .ci/run installs it')
+      return
+    }
+    const port = await freePort()
+    const counts: number[] = []
+    for (const interval of [0, 50]) {
+      const trace = join(mkdtempSync(join(tmpdir(), 'pino-websocket-strace-')), 'trace')
+      const options = JSON.stringify({ ...base, port, spool: spoolDir(), spoolFsyncInterval: interval })
+      const child = spawn('strace', ['-f', '-qq', '-e', 'trace=fdatasync', '-o', trace, process.execPath, 'test/fixtures/spool-app.mjs'], {
+        env: { ...process.env, OPTIONS: options, MODE: 'stream', RATE: '1000', DURATION: '1500' },
+        stdio: 'ignore'
+      })
+      await once(child, 'exit')
+      counts.push(readFileSync(trace, 'utf8').split('\n').filter((line) => line.includes('fdatasync(')).length)
+    }
+    assert.equal(counts[0], 0, 'no fdatasync without an interval')
+    assert.ok(counts[1] >= 10 && counts[1] <= 40, `${counts[1]} fdatasync calls in ~1.5 s at 50 ms`)
+  })
+})

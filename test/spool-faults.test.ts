@@ -141,25 +141,31 @@ describe('faults', () => {
 })
 
 describe('several processes on one directory', () => {
-  test('two live apps: each sends its own records, none twice, none lost; a dead one\'s journal is adopted by the next start', async () => {
+  test('two live apps: each sends its own records, none twice, none lost; a dead one\'s journal is adopted by the next start', async (t) => {
     const port = await freePort()
     const spool = spoolDir()
     mkdirSync(spool)
     const options = { ...base, port, spool }
-    // Both live at once, the server away for the first half: each keeps its own journal.
+    // Both live at once with the server away: each keeps its own journal.
     const first = startApp({ MODE: 'stream', START: 0, RATE: 500, TAG: 'first' }, options)
     const second = startApp({ MODE: 'stream', START: 1_000_000, RATE: 500, TAG: 'second' }, options)
+    // A failed assertion must not leave them running (the file would wait on them).
+    t.after(() => {
+      first.child.kill('SIGKILL')
+      second.child.kill('SIGKILL')
+    })
     await waitFor(() => first.lines.length > 5 && second.lines.length > 5, 'both apps to flush', 10_000)
     assert.equal(readdirSync(spool).filter((name) => !name.startsWith('.')).length, 2, 'one journal each')
+    // The first dies holding all it logged; with the server up, a third start adopts
+    // its journal while the second lives on and sends its own.
+    first.child.kill('SIGKILL')
+    await first.exit
     const server = await startServer({ port, format: 'json_lines' })
     try {
-      await waitFor(() => server.events.length > 1000, 'both to deliver', 10_000)
-      // The first dies with records on disk; a third start adopts its journal while the second lives on.
-      first.child.kill('SIGKILL')
-      await first.exit
       const third = await run({ MODE: 'deliver', COUNT: 0, TAG: 'third' }, options)
       assert.equal(third.code, 0, third.stderr())
       assert.match(third.stderr(), /left unconfirmed by 1 earlier process/, 'the dead journal was adopted, the live one left')
+      await waitFor(() => server.events.some(({ record }) => record.tag === 'second' && (record.seq as number) > 1_000_000 + 1000), 'the second to send on', 10_000)
       second.child.kill('SIGKILL')
       await second.exit
       const last = await run({ MODE: 'deliver', COUNT: 0, TAG: 'last' }, options)
