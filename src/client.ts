@@ -22,7 +22,10 @@ import { InvalidOptionError } from './errors.js'
  * reconnect policy, batching and confirmation, and speaks to the server through
  * one Connection at a time. How large a message may be is MessageSize's call
  * (fed every confirmation and every close); what the user is told, and how
- * often, is the Reporter's.
+ * often, is the Reporter's. With a spool, every record is written to the
+ * Spool's journal first; the queue then holds what is in flight and a
+ * read-ahead, refilled from disk as the server takes records, and the spool is
+ * told how many are done.
  *
  *              write() / start                    'open'
  *     idle ─────────────────────► connecting ───────────────► open ◄─┐ pump(): one message per batch,
