@@ -34,14 +34,14 @@ function bury (spool: Spool): void {
   writeFileSync(path, JSON.stringify({ ...owner, start: 'gone' }))
 }
 
-/** Every record still unread, in order. */
-function readAll (spool: Spool): string[] {
-  const records: string[] = []
+/** The `seq` of every record still unread, in order. */
+function readAll (spool: Spool): number[] {
+  const seqs: number[] = []
   spool.read((record) => {
-    records.push(record.toString())
+    seqs.push((JSON.parse(record.toString()) as { seq: number }).seq)
     return 'queued'
   })
-  return records
+  return seqs
 }
 
 const record = (n: number): string => JSON.stringify({ seq: n, pad: 'x'.repeat(100) }) + '\n'
@@ -73,8 +73,7 @@ describe('Spool', () => {
     assert.equal(spool.unread, 20_000)
     const bytes = spool.bytes
     assert.ok(bytes > 2_000_000)
-    const back = readAll(spool)
-    assert.deepEqual(back.map((text) => (JSON.parse(text) as { seq: number }).seq), range(20_000))
+    assert.deepEqual(readAll(spool), range(20_000))
     assert.equal(spool.caughtUp, true)
     spool.done(0)
     assert.ok(spool.bytes < 2 * 1024 * 1024, `only the segment being written is left (${spool.bytes} bytes)`)
@@ -91,7 +90,7 @@ describe('Spool', () => {
     const next = open(dir)
     assert.equal(next.recovery.records, 400)
     assert.equal(next.recovery.journals, 1)
-    assert.deepEqual(readAll(next).map((text) => (JSON.parse(text) as { seq: number }).seq), range(400).map((n) => 600 + n))
+    assert.deepEqual(readAll(next), range(400).map((n) => 600 + n))
     next.done(0)
     next.close()
     assert.deepEqual(readdirSync(dir), [], 'a journal with nothing left goes, adopted ones with it')
@@ -109,7 +108,7 @@ describe('Spool', () => {
     const last = open(dir)
     assert.equal(last.recovery.records, 40)
     assert.deepEqual(readdirSync(last.journalDir).filter((name) => name !== 'owner').sort(), names.sort(), 'each journal one level down')
-    assert.deepEqual(readAll(last).map((text) => (JSON.parse(text) as { seq: number }).seq), range(40))
+    assert.deepEqual(readAll(last), range(40))
     last.done(0)
     last.close()
   })
@@ -169,7 +168,7 @@ describe('Spool', () => {
       const onDisk = segments(spool.journalDir).reduce((sum, file) => sum + statSync(file).size, 0)
       assert.equal(onDisk, spool.bytes)
       assert.ok(onDisk <= maxBytes, `${onDisk} bytes on disk`)
-      const seqs = readAll(spool).map((text) => (JSON.parse(text) as { seq: number }).seq)
+      const seqs = readAll(spool)
       if (overflow === 'drop_newest') assert.deepEqual(seqs, range(seqs.length), 'the oldest kept')
       else assert.equal(seqs[seqs.length - 1], 19_999, 'the newest kept')
       if (overflow === 'drop_oldest') assert.equal(events.evictedRecords.length, dropped, 'each evicted record offered to the fallback file')
