@@ -60,14 +60,15 @@ async function runCase (kase, size, count, ws, tcp, raw) {
   const base = kase.replace(/@\w+$/, '')
   const target = base === 'pino-socket' ? tcp : kase.endsWith('@raw') ? raw : ws
   const ended = base === 'pino-file' || base === 'winston-stream' ? null : target.next()
-  const producer = start('producer.mjs', [kase.endsWith('@loop') ? kase : base, size, String(count), String(target.port)])
+  const producer = start('producer.mjs', [/@(loop|steady)$/.test(kase) ? kase : base, size, String(count), String(target.port)])
   const what = `${size} ${kase}`
   const result = await deadline(producer.next(), 120_000, what, producer.child)
   await once(producer.child, 'exit')
   const end = ended === null ? result.done : (await deadline(ended, 60_000, `${what} (receiver)`)).end
   const seconds = (end - result.start) / 1000
   const workerMicros = result.mainCpuMicros === null ? null : result.cpuMicros - result.mainCpuMicros
-  return { rate: count / seconds, cpuPerRecord: result.cpuMicros / count, workerCpuPerRecord: workerMicros === null ? null : workerMicros / count }
+  const counted = result.counted ?? count
+  return { rate: counted / seconds, cpuPerRecord: result.cpuMicros / counted, workerCpuPerRecord: workerMicros === null ? null : workerMicros / counted }
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -171,9 +172,43 @@ function cliTable () {
   }])))
 }
 
+// Steady state (issue 21): the worker's CPU per record over a long run, after a
+// warm-up, so that V8's compiling and the run's fixed costs stop hiding the
+// per-record cost. Runs in a partial run only with BENCH_STEADY=1.
+if (!PARTIAL || process.env.BENCH_STEADY === '1') {
+  const steadyCases = { '250B': ['pino-socket', 'pino-ws-json_lines', 'pino-ws-msgpack'], '4KiB': ['pino-ws-json_lines', 'pino-ws-msgpack'] }
+  const steadyCounts = quick ? { '250B': 20_000, '4KiB': 2_000 } : { '250B': 1_000_000, '4KiB': 200_000 }
+  const ws = await receiver()
+  const tcp = await receiver('--tcp')
+  process.on('exit', () => { ws.child.kill(); tcp.child.kill() })
+  results.steady = {}
+  for (const [size, cases] of Object.entries(steadyCases)) {
+    const runs = Object.fromEntries(cases.map((kase) => [kase, []]))
+    for (let rep = 0; rep < (quick ? 1 : 3); rep++) {
+      for (const kase of cases) runs[kase].push(await runCase(`${kase}@steady`, size, steadyCounts[size], ws, tcp, null))
+    }
+    results.steady[size] = Object.fromEntries(cases.map((kase) => [kase, {
+      records: steadyCounts[size] - Math.floor(steadyCounts[size] / 5),
+      workerCpuMicrosPerRecord: median(runs[kase].map((r) => r.workerCpuPerRecord)),
+      recordsPerSecond: median(runs[kase].map((r) => r.rate))
+    }]))
+    for (const kase of cases) process.stderr.write(`steady ${size} ${kase}: worker ${results.steady[size][kase].workerCpuMicrosPerRecord?.toFixed(2)} µs/record\n`)
+  }
+  ws.child.kill()
+  tcp.child.kill()
+}
+function steadyTable () {
+  if (results.steady === undefined) return
+  console.log('Steady state: worker CPU per record after a warm-up of a fifth of the records (median of the repetitions):')
+  console.table(Object.entries(results.steady).flatMap(([size, cases]) => Object.entries(cases).map(([kase, r]) => ({
+    size, case: kase, records: r.records, 'worker us/rec': r.workerCpuMicrosPerRecord?.toFixed(2), 'records/s': Math.round(r.recordsPerSecond)
+  }))))
+}
+
 if (PARTIAL) {
   console.log(`pino-websocket benchmarks (partial): node ${process.version}, ${REPS} repetition(s)`)
   console.table(throughputTable())
+  steadyTable()
   cliTable()
   process.exit(0)
 }
@@ -256,6 +291,16 @@ for (const size of Object.keys(COUNTS).filter((name) => name === '250B')) {
 const spoolLimit = results.memory.pinoFileGrowth + 8 * 1024 * 1024
 goals.push({ size: '250B', goal: 'outage RSS growth with a spool <= pino/file\'s + 8 MiB', ratio: results.memory.spool.growth / spoolLimit, met: results.memory.spool.growth <= spoolLimit })
 goals.push({ size: '250B', goal: 'latency p99 <= 5 ms at 5 000 records/s', ratio: results.latency.p99, met: results.latency.p99 <= 5 })
+if (results.steady?.['250B'] !== undefined && results.steady['250B']['pino-socket'].workerCpuMicrosPerRecord !== null) {
+  const at = (size, kase) => results.steady[size][kase].workerCpuMicrosPerRecord
+  const socket = at('250B', 'pino-socket')
+  goals.push({ size: '250B', goal: 'steady worker us/rec json_lines <= 1.5 x pino-socket\'s', ratio: at('250B', 'pino-ws-json_lines') / socket, met: at('250B', 'pino-ws-json_lines') <= 1.5 * socket })
+  goals.push({ size: '250B', goal: 'steady worker us/rec msgpack <= 2.0 x pino-socket\'s', ratio: at('250B', 'pino-ws-msgpack') / socket, met: at('250B', 'pino-ws-msgpack') <= 2 * socket })
+  goals.push({ size: '4KiB', goal: 'steady worker us/rec msgpack <= 1.5 x json_lines\'', ratio: at('4KiB', 'pino-ws-msgpack') / at('4KiB', 'pino-ws-json_lines'), met: at('4KiB', 'pino-ws-msgpack') <= 1.5 * at('4KiB', 'pino-ws-json_lines') })
+}
+// The transport's share of an outage's growth (issue 21): the producer's growth less pino/file's in the same run.
+results.memory.share = results.memory.growth - results.memory.pinoFileGrowth
+goals.push({ size: '250B', goal: 'outage: the transport\'s share <= maxQueueBytes + 8 MiB', ratio: results.memory.share / (results.memory.maxQueueBytes + 8 * 1024 * 1024), met: results.memory.share <= results.memory.maxQueueBytes + 8 * 1024 * 1024 })
 const memoryLimit = results.memory.maxQueueBytes + 30 * 1024 * 1024
 goals.push({ size: '250B', goal: 'outage RSS growth <= maxQueueBytes + 30 MiB', ratio: results.memory.growth / memoryLimit, met: results.memory.growth <= memoryLimit })
 if (results.cli !== undefined) {
@@ -272,6 +317,8 @@ console.table(throughputTable())
 console.log(`latency at 5 000 records/s: p50 ${results.latency.p50.toFixed(2)} ms, p99 ${results.latency.p99.toFixed(2)} ms, max ${results.latency.max.toFixed(2)} ms (${results.latency.records} records)`)
 const MiB = (n) => (n / 1048576).toFixed(1)
 console.log(`outage ${results.memory.seconds} s at 10 000 records/s: RSS ${MiB(results.memory.baseline)} -> ${MiB(results.memory.peak)} MiB (+${MiB(results.memory.growth)}; pino/file under the same load +${MiB(results.memory.pinoFileGrowth)}), ${results.memory.dropped} of ${results.memory.logged} dropped`)
+console.log(`outage: the transport's share ${MiB(results.memory.share)} MiB (its growth less pino/file's; maxQueueBytes is ${MiB(results.memory.maxQueueBytes)} MiB)`)
 console.log(`outage with a spool: +${MiB(results.memory.spool.growth)} MiB, ${results.memory.spool.pending} of ${results.memory.spool.logged} held on disk at the end, ${results.memory.spool.dropped} dropped`)
+steadyTable()
 cliTable()
 console.table(goals.map((g) => ({ size: g.size, goal: g.goal, value: g.ratio.toFixed(3), met: g.met ? 'yes' : 'no' })))
