@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Stats } from '../src/client.js'
@@ -12,8 +12,16 @@ import type { Stats } from '../src/client.js'
 const APP = 'test/fixtures/spool-app.mjs'
 export const CLI = 'dist/cjs/cli.js'
 
+/** Directories made by {@link spoolDir}, removed when the test file's process ends (spools hold megabytes). */
+const made: string[] = []
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
+
 export function spoolDir (): string {
-  return join(mkdtempSync(join(tmpdir(), 'pino-websocket-spool-')), 'spool')
+  const dir = mkdtempSync(join(tmpdir(), 'pino-websocket-spool-'))
+  made.push(dir)
+  return join(dir, 'spool')
 }
 
 export interface App { child: ChildProcess, lines: Array<Record<string, unknown>>, stderr: () => string, exit: Promise<number | null> }
