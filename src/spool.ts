@@ -13,7 +13,7 @@ import type { Chunk } from './queue.js'
  *     <journal id>/           one per live transport (a process may hold several)
  *       owner                 JSON: pid, host, start time, format; its mtime is a heartbeat
  *       mark                  where the first record not yet confirmed is (segment, offset, records to skip)
- *       0000000001.seg ...    segments: frames appended, one per chunk read
+ *       0000000001.seg ...    segments: frames appended, one per batch written
  *       <adopted journal id>/ a dead owner's journal, renamed in whole (atomic: one adopter wins)
  *
  * A frame: magic, body length, record count, CRC-32 of the body (16 bytes, little
@@ -101,12 +101,10 @@ interface Cursor {
 
 /** Why a spool directory cannot be used (for the option's error). */
 export class SpoolUnusableError extends Error {
-  readonly dir: string
   readonly reason: NodeJS.ErrnoException
 
-  constructor (dir: string, reason: NodeJS.ErrnoException) {
+  constructor (reason: NodeJS.ErrnoException) {
     super(reason.code ?? reason.message)
-    this.dir = dir
     this.reason = reason
   }
 }
@@ -178,7 +176,7 @@ export class Spool {
       writeFileSync(join(building, 'owner'), JSON.stringify({ pid: process.pid, host: hostname(), start: startTime(process.pid), format: options.format }))
       renameSync(building, dir)
     } catch (error) {
-      throw new SpoolUnusableError(options.dir, error as NodeJS.ErrnoException)
+      throw new SpoolUnusableError(error as NodeJS.ErrnoException)
     }
     this.#journal = { dir, markFd: undefined }
     this.#ownerPath = join(dir, 'owner')
@@ -729,33 +727,46 @@ function readQuietly (path: string): Buffer | undefined {
 const MAGIC_BYTES = Buffer.alloc(4)
 MAGIC_BYTES.writeUInt32LE(MAGIC, 0)
 
-/** Count the whole records of a segment from `offset` (skipping `skip` of the frame there), and the damaged ones. */
-function scan (bytes: Buffer, offset: number, skip: number): { records: number, damaged: number } {
-  let records = 0
-  let damaged = 0
+/**
+ * Walk a segment's frames from `offset`: `visit` gets each whole frame (its start,
+ * end, record count and whether its CRC holds); a frame torn or without its
+ * magic is `torn` (counted as its header says, or 1), and the walk goes on at the
+ * next magic.
+ */
+function walkFrames (bytes: Buffer, offset: number, visit: (at: number, end: number, count: number, sound: boolean) => void, torn: (at: number, count: number) => void): void {
   let at = offset
   while (at < bytes.length) {
     if (at + FRAME_HEADER > bytes.length) {
-      damaged++
-      break
+      torn(at, 1)
+      return
     }
     const bodyLength = bytes.readUInt32LE(at + 4)
     const count = bytes.readUInt32LE(at + 8)
     const end = at + FRAME_HEADER + bodyLength
     if (bytes.readUInt32LE(at) !== MAGIC || end > bytes.length) {
       // Torn (cut short by a crash) or damaged: counted, and reading goes on at the next frame.
-      damaged += bytes.readUInt32LE(at) === MAGIC && plausible(count, bodyLength) ? Math.max(1, count - skip) : 1
+      torn(at, bytes.readUInt32LE(at) === MAGIC && plausible(count, bodyLength) ? count : 1)
       const next = bytes.indexOf(MAGIC_BYTES, at + 1)
-      if (next === -1) break
+      if (next === -1) return
       at = next
-      skip = 0
       continue
     }
-    if (crc32(bytes.subarray(at + FRAME_HEADER, end)) !== bytes.readUInt32LE(at + 12)) damaged += plausible(count, bodyLength) ? Math.max(1, count - skip) : 1
-    else records += Math.max(0, count - skip)
-    skip = 0
+    const sound = crc32(bytes.subarray(at + FRAME_HEADER, end)) === bytes.readUInt32LE(at + 12)
+    visit(at, end, sound || plausible(count, bodyLength) ? count : 1, sound)
     at = end
   }
+}
+
+/** Count the whole records of a segment from `offset` (skipping `skip` of the frame there), and the damaged ones. */
+function scan (bytes: Buffer, offset: number, skip: number): { records: number, damaged: number } {
+  let records = 0
+  let damaged = 0
+  // The mark's skip counts records of the frame it points at, and of no other.
+  const left = (at: number, count: number): number => at === offset ? count - skip : count
+  walkFrames(bytes, offset, (at, _end, count, sound) => {
+    if (sound) records += Math.max(0, left(at, count))
+    else damaged += Math.max(1, left(at, count))
+  }, (at, count) => { damaged += Math.max(1, left(at, count)) })
   return { records, damaged }
 }
 
@@ -766,18 +777,14 @@ function plausible (count: number, bodyLength: number): boolean {
 
 /** Each record of a segment's sound frames. */
 function forEachRecord (bytes: Buffer, each: (record: Buffer) => void): void {
-  let at = 0
-  while (at + FRAME_HEADER <= bytes.length && bytes.readUInt32LE(at) === MAGIC) {
-    const end = at + FRAME_HEADER + bytes.readUInt32LE(at + 4)
-    if (end > bytes.length) return
-    let p = at + FRAME_HEADER
-    while (p + RECORD_HEADER <= end) {
+  walkFrames(bytes, 0, (at, end, _count, sound) => {
+    if (!sound) return
+    for (let p = at + FRAME_HEADER; p + RECORD_HEADER <= end;) {
       const size = bytes.readUInt32LE(p)
       each(bytes.subarray(p + RECORD_HEADER, p + RECORD_HEADER + size))
       p += RECORD_HEADER + size
     }
-    at = end
-  }
+  }, () => {})
 }
 
 function writeAll (fd: number, buffer: Buffer, length: number, position: number): void {
