@@ -12,3 +12,8 @@ for (const project of ['tsconfig.json', 'tsconfig.cjs.json']) {
 // dist/cjs holds CommonJS inside a "type": "module" package.
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n')
 chmodSync('dist/cjs/cli.js', 0o755)
+// CommonJS has no import.meta: its module-url.js reads __filename (see src/module-url.ts).
+writeFileSync('dist/cjs/module-url.js', `"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.MODULE_URL = require("node:url").pathToFileURL(__filename).href;
+`)

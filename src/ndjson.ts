@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf } from './encoders/dates.js'
+import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf, type EventTime } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
 
 /**
@@ -15,7 +15,21 @@ export interface RecordSink extends LineSink {
   readonly maxLineBytes: number
   /** Count a line dropped for its length, of which `bytes` were seen (its bytes are not kept). */
   dropLongLine (bytes: number): void
+  /** Count a record its adapter could not make (the reason said), dropped as unencodable. */
+  reject (error: string): void
 }
+
+/**
+ * How the lines an {@link NdjsonReader} reads are framed. `json`: each line is a
+ * record's JSON text (pino's output, the CLI's stdin). `headed`: each line is
+ * `<epoch>\t<timestamp>\t<record>` (the winston transport's, written on the
+ * app's thread and read in the worker): the epoch, a number that
+ * `timeFromEpoch` reads, is the event time unless the timestamp text (empty for
+ * none) parses as one; the record is a JSON object's text, or `!` and the
+ * reason the app's thread could not make it. A record text that is not JSON
+ * is sent as the record's `message`.
+ */
+export type LineFraming = 'json' | 'headed'
 
 /**
  * Newline-delimited JSON text (pino's output, the CLI's stdin) to records: chunks
@@ -29,13 +43,18 @@ export class NdjsonReader {
   readonly #codec: LineCodec | undefined
   readonly #maxLine: number
   readonly #lines = new LineBuffer()
+  readonly #headed: boolean
   /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
   #skipping = -1
+  /** The last timestamp text of a headed line, and its time: records of a burst share one. */
+  #stampText = ''
+  #stampTime: EventTime | undefined
 
-  constructor (sink: RecordSink) {
+  constructor (sink: RecordSink, framing: LineFraming = 'json') {
     this.#sink = sink
     this.#codec = sink.lineCodec
     this.#maxLine = sink.maxLineBytes
+    this.#headed = framing === 'headed'
   }
 
   /**
@@ -127,6 +146,10 @@ export class NdjsonReader {
 
   /** One line: through the codec when its time opens it and it holds no needle, else as text. */
   #line (bytes: Buffer, start: number, stop: number, plain: boolean): void {
+    if (this.#headed) {
+      this.#headedLine(bytes, start, stop, plain)
+      return
+    }
     if (bytes[start + 2] === 0x64 /* d */ && startsWith(bytes, start, stop, FALLBACK_PREFIX) && this.#fallbackLine(bytes, start, stop)) return
     const epoch = leadingTime(bytes, start, stop)
     if (epoch !== -1 && plain && this.#codec !== undefined) {
@@ -152,6 +175,52 @@ export class NdjsonReader {
     const time = timeOf((record as { time?: unknown } | null)?.time)
     if (record !== null && typeof record === 'object' && !Array.isArray(record)) this.#sink.write({ time, record: record as Record<string, unknown> })
     else this.#sink.write({ time, json: line })
+  }
+
+  /** A `headed` line (see {@link LineFraming}). Its record is parsed: what the app's thread sends is not known to be JSON. */
+  #headedLine (bytes: Buffer, start: number, stop: number, plain: boolean): void {
+    const tab = bytes.indexOf(TAB, start)
+    const next = tab === -1 ? -1 : bytes.indexOf(TAB, tab + 1)
+    if (next === -1 || next >= stop) {
+      this.#sink.reject('a line of the winston transport lost its framing')
+      return
+    }
+    const epoch = Number(bytes.toString('latin1', start, tab))
+    let time = Number.isFinite(epoch) ? timeFromEpoch(epoch) : timeFromMillis(Date.now())
+    if (next > tab + 1) {
+      const text = bytes.toString('utf8', tab + 1, next)
+      if (text !== this.#stampText) {
+        this.#stampText = text
+        this.#stampTime = parseTime(text)
+      }
+      time = this.#stampTime ?? time
+    }
+    const at = next + 1
+    if (bytes[at] === BANG) {
+      this.#sink.reject(bytes.toString('utf8', at + 1, stop))
+      return
+    }
+    const json = bytes.toString('utf8', at, stop)
+    let record: unknown
+    try {
+      record = JSON.parse(json)
+    } catch {
+      // Text that looked like a JSON object on the app's thread and is not one.
+    }
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      this.#sink.write({ time, record: { message: json } })
+      return
+    }
+    // The codec reads an epoch as timeFromEpoch does: whole milliseconds from 1973 on.
+    const ms = time.sec * 1000 + time.nsec / 1e6
+    if (plain && this.#codec !== undefined && Number.isInteger(ms) && ms >= 1e11) {
+      try {
+        if (this.#codec.take(ms, bytes, at, stop, this.#sink)) return
+      } catch {
+        // A time the format cannot write: the parse path drops the record and says why.
+      }
+    }
+    this.#sink.write({ time, json, record: record as Record<string, unknown> })
   }
 }
 
@@ -232,6 +301,8 @@ export class LineBuffer {
   }
 }
 
+const TAB = 0x09
+const BANG = 0x21
 const OPEN_BRACE = 0x7b
 const QUOTE = 0x22
 const COMMA = 0x2c

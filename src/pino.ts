@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { Client, type ClientEvents, type Stats } from './client.js'
-import { NdjsonReader } from './ndjson.js'
+import { NdjsonReader, type LineFraming } from './ndjson.js'
+import { STATS_INTERVAL, WINSTON_CLOSE, WINSTON_CLOSED, WINSTON_WORKER } from './worker-protocol.js'
 import { resolveOptions, type Options } from './options.js'
 import { emitProcessWarning, printingExitNow, type Warning } from './warnings.js'
 
@@ -56,8 +57,10 @@ interface PinoConfig {
  * @throws {InvalidOptionError} when an option is wrong
  */
 export default async function pinoWebSocket (options: Options = {}): Promise<Writable> {
-  // pino and thread-stream add keys of their own to a target's options.
-  const { $context: _context, pinoWillSendConfig: _willSend, ...ours } = options as Options & { $context?: unknown, pinoWillSendConfig?: unknown }
+  // pino and thread-stream add keys of their own to a target's options; the
+  // winston transport adds WINSTON_WORKER when it runs this worker for itself.
+  const { $context: _context, pinoWillSendConfig: _willSend, [WINSTON_WORKER]: winston, ...ours } =
+    options as Options & { $context?: unknown, pinoWillSendConfig?: unknown, [WINSTON_WORKER]?: unknown }
   const resolved = resolveOptions(ours)
   // pino's messageKey is GELF's short_message unless the options name another key.
   const { messageKey } = await pinoConfig()
@@ -66,8 +69,36 @@ export default async function pinoWebSocket (options: Options = {}): Promise<Wri
     : resolved)
   const emit = eventForwarder()
   for (const name of EVENTS) client.on(name, (payload: unknown) => emit(name, payload))
-  if (!resolved.quiet) client.on('warn', warningPrinter())
-  return new LineStream(client, Math.min(resolved.closeTimeout, PINO_MAX_CLOSE_TIMEOUT), () => emit('stats', client.stats()))
+  const emitStats = (): void => emit('stats', client.stats())
+  if (winston === true) {
+    // The winston transport prints the warnings it is sent (with their codes) on
+    // the app's thread, and keeps the counters stats() returns from these reports.
+    if (!resolved.quiet) client.on('warn', printingExitNow(() => {}))
+    reportStatsWhileChanging(client, emitStats)
+    // logger.end(): the engine closes while the app's thread runs on (thread-stream's
+    // end(), which blocks it, then finds nothing left to wait for).
+    parentPort?.on('message', (message: { code?: unknown } | null) => {
+      if (message?.code !== WINSTON_CLOSE) return
+      void client.close().then(() => {
+        emitStats()
+        emit(WINSTON_CLOSED, null)
+      })
+    })
+  } else if (!resolved.quiet) {
+    client.on('warn', warningPrinter())
+  }
+  return new LineStream(client, Math.min(resolved.closeTimeout, PINO_MAX_CLOSE_TIMEOUT), emitStats, winston === true ? 'headed' : 'json')
+}
+
+function reportStatsWhileChanging (client: Client, emitStats: () => void): void {
+  let last = ''
+  setInterval(() => {
+    const { accepted, delivered, pending } = client.stats()
+    const now = `${accepted} ${delivered} ${pending}`
+    if (now === last) return
+    last = now
+    emitStats()
+  }, STATS_INTERVAL).unref()
 }
 
 /**
@@ -84,11 +115,11 @@ class LineStream extends Writable {
   readonly #emitStats: () => void
   readonly #closeTimeout: number
 
-  constructor (client: Client, closeTimeout: number, emitStats: () => void) {
+  constructor (client: Client, closeTimeout: number, emitStats: () => void, framing: LineFraming) {
     super({ decodeStrings: false })
     this.#client = client
     this.#closeTimeout = closeTimeout
-    this.#reader = new NdjsonReader(client)
+    this.#reader = new NdjsonReader(client, framing)
     this.#emitStats = emitStats
   }
 
