@@ -121,7 +121,7 @@ if (kase === 'pino-file') {
   const spool = kase === 'winston-ws+spool' ? join(mkdtempSync(join(tmpdir(), 'pino-websocket-bench-')), 'spool') : undefined
   const transport = kase === 'winston-stream'
     ? new winston.transports.Stream({ stream: createWriteStream('/dev/null') })
-    : new WebSocketTransport(spool === undefined ? { port, wireFormat: 'json_lines' } : { port, wireFormat: 'json_lines', spool })
+    : new WebSocketTransport({ port, wireFormat: 'json_lines', ...(spool === undefined ? {} : { spool }), ...(kase === 'winston-ws+app' ? { worker: false } : {}) })
   if (kase !== 'winston-stream') await once(transport, 'open')
   const logger = winston.createLogger({ format: winston.format.json(), transports: [transport] })
   const start = begin()

@@ -23,7 +23,8 @@ export const WARNING_CODES = [
   'PINO_WS_WARN_FALLBACK_FILE',
   'PINO_WS_WARN_SPOOL_RECOVERED',
   'PINO_WS_WARN_SPOOL_FAILED',
-  'PINO_WS_WARN_SPOOL_KEPT'
+  'PINO_WS_WARN_SPOOL_KEPT',
+  'PINO_WS_WARN_WORKER_FAILED'
 ] as const
 
 /** The code of a `warn` event: what happened, stable across versions. */

@@ -1,10 +1,16 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import ThreadStream from 'thread-stream'
 import TransportStream from 'winston-transport'
 import { Client, type ClientEvents, type Stats } from './client.js'
-import { parseTime, timeFromMillis } from './encoders/dates.js'
-import type { JsonEvent } from './encoders/index.js'
+import { parseTime } from './encoders/dates.js'
 import { InvalidOptionError } from './errors.js'
-import { resolveOptions, type Options } from './options.js'
-import { emitProcessWarning, printingExitNow } from './warnings.js'
+import { watchExit, unwatchExit, type ExitAware } from './exit-hooks.js'
+import { MODULE_URL } from './module-url.js'
+import { NdjsonReader } from './ndjson.js'
+import { resolveOptions, type Options, type ResolvedOptions } from './options.js'
+import { WINSTON_CLOSE, WINSTON_CLOSED, WINSTON_WORKER } from './worker-protocol.js'
+import { emitProcessWarning, printingExitNow, type Warning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 /** What winston's formats leave on `info`: the level uncoloured, and the final text. */
@@ -15,7 +21,16 @@ const MESSAGE = Symbol.for('message')
  * Options of {@link WebSocketTransport}: ours plus winston's own. `format` is
  * winston's format here; the wire format is `wireFormat` (or Fluent Bit's `Format`).
  */
-export interface WebSocketTransportOptions extends Omit<Options, 'format'>, TransportStream.TransportStreamOptions {}
+export interface WebSocketTransportOptions extends Omit<Options, 'format'>, TransportStream.TransportStreamOptions {
+  /**
+   * Where the engine (encoding, the connection, the spool) runs: `true` in a
+   * worker thread fed through thread-stream, as pino's transport runs, so that
+   * `log()` costs the app's thread a copy into shared memory; `false` on the
+   * app's thread. Default: `true`, or `false` with a `spool`, whose records are
+   * on disk before `log()` calls back only when the app's thread writes them.
+   */
+  worker?: boolean
+}
 
 /** The transport's events: the engine's, winston's `logged`, and those of the writable stream it is. */
 export interface WebSocketTransportEvents extends ClientEvents {
@@ -33,7 +48,7 @@ export interface WebSocketTransportEvents extends ClientEvents {
  * The winston transport. What goes on the wire is what the format pipeline made
  * (`info[MESSAGE]`): a JSON object's text is the record as it is; any other text
  * (`printf`, `simple`) is the record's `message`, its other fields beside it.
- * `log()` calls back as soon as the record is queued, never waiting on the
+ * `log()` calls back as soon as the record is handed on, never waiting on the
  * network; `logger.end()` finishes only once every record is confirmed by the
  * server or `closeTimeout` has passed.
  * @example
@@ -43,54 +58,58 @@ export interface WebSocketTransportEvents extends ClientEvents {
 // The interface of the same name below types the events; a class cannot narrow its base's `on` itself.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WebSocketTransport extends TransportStream {
-  readonly #client: Client
+  readonly #engine: Engine
 
   constructor (options: WebSocketTransportOptions = {}) {
-    const { level, format, silent, handleExceptions, handleRejections, ...rest } = options
+    const { level, format, silent, handleExceptions, handleRejections, worker, ...rest } = options
     if (format !== undefined && (typeof format !== 'object' || format === null)) {
       throw new InvalidOptionError('format', 'a winston format (the wire format is `wireFormat`)', format)
     }
+    if (worker !== undefined && typeof worker !== 'boolean') throw new InvalidOptionError('worker', 'a boolean', worker)
     super({ level, format, silent, handleExceptions, handleRejections })
     const resolved = resolveOptions(rest)
-    this.#client = new Client(resolved)
-    for (const name of EVENTS) this.#client.on(name, (payload: unknown) => this.emit(name, payload))
-    if (!resolved.quiet) this.#client.on('warn', printingExitNow(emitProcessWarning))
+    const emit = (name: keyof ClientEvents, payload: unknown): void => { this.emit(name, payload) }
+    const inWorker = worker ?? resolved.spool === undefined
+    const missing = inWorker && !existsSync(fileURLToPath(WORKER_URL))
+    this.#engine = inWorker && !missing ? new WorkerEngine(rest, resolved, emit) : new AppThreadEngine(resolved, emit)
+    if (missing) {
+      // A bundled app: the worker's module is not beside this one.
+      const warning: Warning = { code: 'PINO_WS_WARN_WORKER_FAILED', message: `the worker thread's module ${fileURLToPath(WORKER_URL)} is not on disk (a bundled app?): the engine runs on the app's thread (set \`worker: false\` to say so)` }
+      process.nextTick(() => this.emit('warn', warning))
+      if (!resolved.quiet) emitProcessWarning(warning)
+    }
   }
 
   override log (info: Record<string | symbol, unknown>, callback: () => void): void {
-    try {
-      this.#client.write(winstonEvent(info))
-    } catch (error) {
-      // write() never throws; winstonEvent does for a field whose toJSON throws:
-      // that record is dropped and counted, the rest flow on.
-      this.#client.reject((error as Error).message)
-    }
-    // With a spool, the record is on disk before log() calls back: one write per
-    // record. Calling back later, once a turn's records were written together,
-    // would make winston queue records in its logger, and winston's end() ends
-    // its transports before that queue has reached them (write after end).
-    this.#client.commit()
+    this.#engine.write(winstonLine(info))
     // winston's convention: 'logged' once the record is taken, asynchronously.
     setImmediate(() => this.emit('logged', info))
     callback()
   }
 
+  /**
+   * The counters. With the engine in a worker (the default) they are the
+   * worker's as of its latest report, sent at most every 100 ms while they
+   * change and at each flush(): `accepted` counts every record logged, and
+   * those the worker has not reported yet are counted `pending`. After
+   * `await transport.flush()` or `'finish'` they are exact.
+   */
   stats (): Stats {
-    return this.#client.stats()
+    return this.#engine.stats()
   }
 
-  /** Resolves once every queued record is confirmed, or after `closeTimeout`. Never rejects. */
+  /** Resolves once every record logged so far is confirmed, or after `closeTimeout`. Never rejects. */
   flush (): Promise<void> {
-    return this.#client.flush()
+    return this.#engine.flush()
   }
 
   /** Called by winston on `logger.close()` and when the transport is removed. */
   override close (): void {
-    void this.#client.close()
+    void this.#engine.close()
   }
 
   override _final (callback: (error?: Error | null) => void): void {
-    void this.#client.close().then(() => callback())
+    void this.#engine.close().then(() => callback())
   }
 }
 
@@ -102,17 +121,242 @@ export interface WebSocketTransport {
   off<K extends keyof WebSocketTransportEvents>(event: K, listener: (...args: WebSocketTransportEvents[K]) => void): this
 }
 
+
+/** What runs the engine for the transport: in a worker thread, or on the app's. */
+interface Engine {
+  /** Hand on one record's line (see winstonLine). Never throws. */
+  write (line: string): void
+  stats (): Stats
+  flush (): Promise<void>
+  close (): Promise<void>
+}
+
+/** What thread-stream has and its types leave out. */
+interface ThreadStreamMore {
+  readonly destroyed: boolean
+  readonly ready: boolean
+  ref (): void
+  unref (): void
+}
+
+/**
+ * The module thread-stream's worker loads: pino's transport, which reads
+ * `headed` lines when told it serves winston. Sources run under a TypeScript
+ * loader (this repository's tests) use the build: Node 20 gives a worker
+ * thread no loader of its parent's.
+ */
+const WORKER_URL = new URL(MODULE_URL.endsWith('.ts') ? '../dist/esm/pino.js' : './pino.js', MODULE_URL)
+
+/**
+ * The engine in a worker thread, as pino's: records cross as `headed` lines
+ * through thread-stream's shared memory, events and counters come back as
+ * messages. The worker does not hold the app open: when the process exits
+ * (its natural end or `process.exit()`), the app's thread hands the worker what
+ * is left and waits for it to deliver within `closeTimeout` (at most 7 500 ms,
+ * as in pino's worker), as pino's exit hook does.
+ */
+class WorkerEngine implements Engine, ExitAware {
+  readonly #stream: ThreadStream & ThreadStreamMore
+  readonly #resolved: ResolvedOptions
+  readonly #emit: (name: keyof ClientEvents, payload: unknown) => void
+  /** Lines written to the worker. */
+  #lines = 0
+  /** The worker's counters at its latest report. */
+  #report: Stats | undefined
+  #closing: Promise<void> | undefined
+  /** Set once the worker failed: the engine that takes the records from then on. */
+  #replacement: AppThreadEngine | undefined
+  /** Lines written before the worker was ready, kept until it is: a worker that fails to start loses none. */
+  #early: string[] | undefined = []
+
+  constructor (options: Record<string, unknown>, resolved: ResolvedOptions, emit: (name: keyof ClientEvents, payload: unknown) => void) {
+    this.#resolved = resolved
+    this.#emit = emit
+    const stream: ThreadStream & ThreadStreamMore = new ThreadStream({
+      filename: WORKER_URL.href,
+      workerData: { ...options, [WINSTON_WORKER]: true },
+      workerOpts: { name: 'pino-websocket' }
+    }) as ThreadStream & ThreadStreamMore
+    this.#stream = stream
+    stream.on('ready', () => {
+      this.#early = undefined
+      stream.unref()
+    })
+    for (const name of EVENTS) stream.on(name, (payload: unknown) => emit(name, payload))
+    stream.on('stats', (stats: Stats) => { this.#report = stats })
+    // The worker prints only what is said at its end (the app's thread may be gone by then).
+    if (!resolved.quiet) stream.on('warn', (warning: Warning) => { if (warning.exit !== true) emitProcessWarning(warning) })
+    stream.on('error', (error: Error) => this.#fail(error))
+    watchExit(this)
+  }
+
+  write (line: string): void {
+    if (this.#replacement !== undefined) {
+      this.#replacement.write(line)
+      return
+    }
+    this.#lines++
+    this.#early?.push(line)
+    this.#stream.write(line)
+  }
+
+  stats (): Stats {
+    const report = this.#report ?? this.#zero()
+    // The worker counts records it recovered from a spool as accepted too.
+    const unreported = Math.max(0, this.#lines - (report.accepted - report.recovered))
+    const stats = { ...report, dropped: { ...report.dropped }, accepted: report.accepted + unreported, pending: report.pending + unreported }
+    const local = this.#replacement?.stats()
+    if (local === undefined) return stats
+    for (const reason of Object.keys(stats.dropped) as Array<keyof Stats['dropped']>) stats.dropped[reason] += local.dropped[reason]
+    return { ...stats, accepted: stats.accepted + local.accepted, delivered: stats.delivered + local.delivered, pending: local.pending }
+  }
+
+  flush (): Promise<void> {
+    if (this.#replacement !== undefined) return this.#replacement.flush()
+    return new Promise((resolve) => this.#stream.flush(() => resolve()))
+  }
+
+  close (): Promise<void> {
+    this.#closing ??= this.#end()
+    return this.#closing
+  }
+
+  async #end (): Promise<void> {
+    // Every line reaches the worker, whose engine then delivers and closes while
+    // the app's thread runs on; thread-stream's end(), which blocks the app's
+    // thread, then has nothing left to wait for but the worker's exit.
+    const stream = this.#stream
+    if (!stream.ready && !stream.destroyed) await new Promise((resolve) => { stream.once('ready', resolve); stream.once('close', resolve) })
+    if (this.#replacement !== undefined) {
+      unwatchExit(this)
+      return this.#replacement.close()
+    }
+    if (stream.destroyed) return
+    try {
+      // What is written is read by the worker (a wait of the worker's read, as pino's
+      // flushSync), so the close below comes after every record.
+      stream.flushSync()
+    } catch {
+      // The worker is gone: 'close' follows.
+    }
+    // The worker's answers, and its exit, must hold the app until they come.
+    stream.ref()
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()))
+    await Promise.race([closed, new Promise<void>((resolve) => {
+      stream.once(WINSTON_CLOSED, () => resolve())
+      stream.emit('message', { code: WINSTON_CLOSE })
+    })])
+    if (!stream.destroyed) stream.end()
+    await closed
+    unwatchExit(this)
+  }
+
+  /** @internal The app has run out of work: nothing to do; its exit comes next (see exit()). */
+  beforeExit (): void {}
+
+  /** @internal The process is exiting: the worker gets what is left and ends, the app's thread waiting as pino's exit hook does. */
+  exit (): void {
+    // A close under way included: thread-stream's end() then waits for it.
+    if (this.#stream.destroyed) return
+    try {
+      this.#stream.ref()
+      this.#stream.flushSync()
+      this.#stream.end()
+    } catch {
+      // The worker is gone: what it held is lost, and it said so if it could.
+    }
+  }
+
+  /** The worker failed (it could not start, or died): records from now on are sent from the app's thread. */
+  #fail (error: Error): void {
+    if (this.#replacement !== undefined) return
+    const replacement = new AppThreadEngine(this.#resolved, this.#emit)
+    this.#replacement = replacement
+    const early = this.#early
+    this.#early = undefined
+    let message = `the worker thread failed (${error.message}); records are sent from the app's thread from now on`
+    if (early !== undefined) {
+      // It never started: the records it was sent go through the replacement.
+      this.#lines = 0
+      for (const line of early) replacement.write(line)
+    } else {
+      // It died: what it had not delivered is lost with it (with a spool, on disk for the next start).
+      const report = this.#report ?? this.#zero()
+      const unreported = Math.max(0, this.#lines - (report.accepted - report.recovered))
+      const lost = unreported + report.pending
+      this.#report = { ...report, accepted: report.accepted + unreported, pending: 0, dropped: { ...report.dropped, shutdown: report.dropped.shutdown + lost } }
+      this.#lines = report.accepted - report.recovered
+      if (lost > 0) {
+        this.#emit('drop', { reason: 'shutdown', count: lost, error: error.message })
+        message += `; ${lost} record(s) it held are lost`
+      }
+    }
+    const warning: Warning = { code: 'PINO_WS_WARN_WORKER_FAILED', message }
+    this.#emit('warn', warning)
+    if (!this.#resolved.quiet) emitProcessWarning(warning)
+  }
+
+  #zero (): Stats {
+    return {
+      accepted: 0,
+      delivered: 0,
+      dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0, unwritable: 0, damaged: 0 },
+      pending: 0,
+      recovered: 0,
+      resent: 0,
+      reconnects: 0,
+      pongTimeouts: 0,
+      delivery: this.#resolved.delivery,
+      maxMessageBytes: this.#resolved.maxMessageBytes
+    }
+  }
+}
+
+/** The engine on the app's thread (`worker: false`): the same lines, read by the same reader, with no thread between. */
+class AppThreadEngine implements Engine {
+  readonly #client: Client
+  readonly #reader: NdjsonReader
+
+  constructor (resolved: ResolvedOptions, emit: (name: keyof ClientEvents, payload: unknown) => void) {
+    this.#client = new Client(resolved)
+    this.#reader = new NdjsonReader(this.#client, 'headed')
+    for (const name of EVENTS) this.#client.on(name, (payload: unknown) => emit(name, payload))
+    if (!resolved.quiet) this.#client.on('warn', printingExitNow(emitProcessWarning))
+  }
+
+  write (line: string): void {
+    this.#reader.write(line)
+    // With a spool, the record is on disk before log() calls back: one write per
+    // record. Calling back later, once a turn's records were written together,
+    // would make winston queue records in its logger, and winston's end() ends
+    // its transports before that queue has reached them (write after end).
+    this.#client.commit()
+  }
+
+  stats (): Stats {
+    return this.#client.stats()
+  }
+
+  flush (): Promise<void> {
+    return this.#client.flush()
+  }
+
+  close (): Promise<void> {
+    return this.#client.close()
+  }
+}
+
 /** An ANSI colour or style sequence (winston's `colorize()`), raw or as JSON escapes it. */
 // eslint-disable-next-line no-control-regex
 const ANSI = /(?:\x1b|\\u001[bB])\[[0-9;]*m/g
-// eslint-disable-next-line no-control-regex
-const ESCAPE_CHAR = /\x1b|\\u001[bB]/
 
 /**
- * The record winston's formats made of `info`, as JSON text (the JSON formats
- * splice the date into it; msgpack and GELF reuse its parse):
+ * One record as a `headed` line (see LineFraming), made on the app's thread
+ * with as little work as it can: the record's JSON text is parsed in the
+ * worker, not here.
  * - `info[MESSAGE]` that is a JSON object's text is taken as it is: what a
- *   `json({ replacer })` redacted stays redacted;
+ *   `json({ replacer })` redacted stays redacted (text that opens with `{` and
+ *   closes with `}` but is no JSON is sent as the record's `message`);
  * - otherwise the fields of `info` are serialized as winston's `json()` would
  *   (circular references as `"[Circular]"`, BigInt as a string), with the level
  *   uncoloured and the final text (`printf`, `simple`) as `message`;
@@ -122,42 +366,51 @@ const ESCAPE_CHAR = /\x1b|\\u001[bB]/
  *   the millisecond, and in the JSON formats it takes the date key `date` needs.
  * The event time is the record's `timestamp` when it has one, else now.
  */
-function winstonEvent (info: Record<string | symbol, unknown>): JsonEvent {
-  const time = parseTime(info.timestamp) ?? timeFromMillis(Date.now())
-  const message = info[MESSAGE]
-  let record = typeof message === 'string' ? parseObject(message) : undefined
+function winstonLine (info: Record<string | symbol, unknown>): string {
   let json: string
-  if (record !== undefined) {
-    json = message as string
-  } else {
+  try {
+    json = recordText(info)
+  } catch (error) {
+    // A field whose toJSON throws: that record is dropped and counted, the rest flow on.
+    return `${Date.now()}\t\t!${String((error as Error).message).replace(/[\r\n]+/g, ' ')}\n`
+  }
+  const timestamp = info.timestamp
+  if (typeof timestamp === 'string' && !timestamp.includes('\t') && !timestamp.includes('\n')) return `${Date.now()}\t${timestamp}\t${json}\n`
+  const time = parseTime(timestamp)
+  return `${time === undefined ? Date.now() : time.sec * 1000 + time.nsec / 1e6}\t\t${json}\n`
+}
+
+/** The record's JSON text, on one line (see winstonLine). */
+function recordText (info: Record<string | symbol, unknown>): string {
+  const message = info[MESSAGE]
+  let json = typeof message === 'string' && message.charCodeAt(0) === 0x7b /* { */ && message.charCodeAt(message.length - 1) === 0x7d /* } */
+    ? message
+    : undefined
+  // JSON with line breaks (`json({ space: 2 })`) is made one line again.
+  if (json?.includes('\n') === true) json = reparsed(json)
+  if (json === undefined) {
     const fields: Record<string, unknown> = { ...info }
     const level = info[LEVEL] ?? info.level
     if (level !== undefined) fields.level = level
     if (typeof message === 'string') fields.message = message
     json = safeJson(fields)
   }
-  if (ESCAPE_CHAR.test(json)) {
-    json = json.replace(ANSI, '')
-    record = undefined
-  }
-  if (info.exception === true || json.includes('\n')) {
-    record ??= JSON.parse(json) as Record<string, unknown>
-    if (info.exception === true && typeof record.date === 'string') delete record.date
-    // JSON with line breaks (`json({ space: 2 })`) is made one line again.
-    json = JSON.stringify(record)
-  }
-  return record === undefined ? { time, json } : { time, json, record }
+  if (json.includes('\\u001') || json.includes('\x1b')) json = json.replace(ANSI, '')
+  if (info.exception === true) json = reparsed(json, 'date') ?? json
+  return json
 }
 
-/** The object a JSON object's text holds; undefined for any other text. */
-function parseObject (text: string): Record<string, unknown> | undefined {
-  if (text.charCodeAt(0) !== 0x7b /* { */) return undefined
+/** A JSON object's text on one line, without `drop` if it is a string; undefined for text that is no JSON object. */
+function reparsed (text: string, drop?: string): string | undefined {
+  let record: unknown
   try {
-    const value = JSON.parse(text) as unknown
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+    record = JSON.parse(text)
   } catch {
     return undefined
   }
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined
+  if (drop !== undefined && typeof (record as Record<string, unknown>)[drop] === 'string') delete (record as Record<string, unknown>)[drop]
+  return JSON.stringify(record)
 }
 
 /** JSON text of a value that JSON.stringify would refuse: a circular reference becomes `"[Circular]"`, a BigInt its digits. */

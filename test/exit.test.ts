@@ -101,11 +101,30 @@ describe('an app that ends with records held says so, once', () => {
 })
 
 describe('process.exit() right after logging', () => {
-  test('winston, server up and server down: what is held goes to the fallback file at once, counted, with the line', async () => {
+  test('winston (its engine in a worker): the app waits for the worker, as pino\'s does: server up, the records arrive; server down, the fallback file has them within closeTimeout, counted, with the line', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const up = await runApp({ ADAPTER: 'winston', COUNT: '3', END: 'exit' }, { port: server.port, format: 'json_lines', fallbackFile: fallbackPath() })
+    assert.equal(up.code, 0, up.stderr)
+    assert.deepEqual(exitLines(up.stderr), [])
+    assert.deepEqual(server.events.map((e) => e.record.seq), range(3))
+    await server.close()
+
+    const fallback = fallbackPath()
+    const closeTimeout = 1000
+    const down = await runApp({ ADAPTER: 'winston', COUNT: '3', END: 'exit' }, { port: await freePort(), format: 'json_lines', fallbackFile: fallback, closeTimeout })
+    assert.equal(down.code, 0, down.stderr)
+    assert.deepEqual(readFileSync(fallback, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), range(3))
+    const lines = exitLines(down.stderr)
+    assert.equal(lines.length, 1, down.stderr)
+    assert.match(lines[0], /3 record\(s\) not delivered at exit: .* could not be reached: connect ECONNREFUSED.*; written to /)
+    assert.ok(down.afterEnd < closeTimeout + 1000, `exited ${down.afterEnd} ms after the app ended`)
+  })
+
+  test('winston on the app\'s thread (`worker: false`), server up and server down: what is held goes to the fallback file at once, counted, with the line', async () => {
     const server = await startServer({ format: 'json_lines' })
     for (const port of [server.port, await freePort()]) {
       const fallback = fallbackPath()
-      const run = await runApp({ ADAPTER: 'winston', COUNT: '3', END: 'exit' }, { port, format: 'json_lines', fallbackFile: fallback })
+      const run = await runApp({ ADAPTER: 'winston', COUNT: '3', END: 'exit' }, { port, format: 'json_lines', fallbackFile: fallback, worker: false })
       assert.equal(run.code, 0, run.stderr)
       assert.ok(existsSync(fallback), `the fallback file exists (${run.stderr})`)
       assert.deepEqual(readFileSync(fallback, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), range(3))

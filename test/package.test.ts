@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
+import { build } from 'esbuild'
 import { startServer, type TestServer } from './helpers.js'
 
 const run = promisify(execFile)
@@ -85,5 +86,59 @@ describe('packed package', () => {
     const { stdout } = await run(process.execPath, ['use.cjs'], { cwd: dir, env: { ...process.env, PORT: String(server.port) } })
     assert.equal(stdout, '{"date":1.0,"a":1}\n')
     assert.ok(server.events.some((e) => e.record.from === 'cjs-winston'))
+  })
+
+  test('winston, its worker\'s module broken (it throws as it loads): the engine runs on the app\'s thread, said once, and no record is lost', async () => {
+    const module = join(dir, 'node_modules', 'pino-websocket', 'dist', 'esm', 'pino.js')
+    const original = readFileSync(module, 'utf8')
+    writeFileSync(module, "throw new Error('broken on purpose')\n")
+    try {
+      writeFileSync(join(dir, 'broken.mjs'), `
+        import { once } from 'node:events'
+        import winston from 'winston'
+        import { WebSocketTransport } from 'pino-websocket/winston'
+        const transport = new WebSocketTransport({ port: Number(process.env.PORT), wireFormat: 'json_lines' })
+        const logger = winston.createLogger({ transports: [transport] })
+        for (let seq = 0; seq < 5; seq++) logger.info('before', { seq, from: 'broken' })
+        const [warning] = await once(transport, 'warn')
+        if (warning.code !== 'PINO_WS_WARN_WORKER_FAILED') process.exit(5)
+        for (let seq = 5; seq < 10; seq++) logger.info('after', { seq, from: 'broken' })
+        logger.end()
+        await once(transport, 'finish')
+        process.stdout.write(JSON.stringify(transport.stats()))
+      `)
+      const { stdout, stderr } = await run(process.execPath, ['broken.mjs'], { cwd: dir, env: { ...process.env, PORT: String(server.port) } })
+      const stats = JSON.parse(stdout) as { accepted: number, delivered: number, pending: number, dropped: Record<string, number> }
+      assert.equal(stats.accepted, 10)
+      assert.equal(stats.delivered, 10)
+      assert.ok(Object.values(stats.dropped).every((count) => count === 0), stdout)
+      assert.deepEqual(server.events.filter((e) => e.record.from === 'broken').map((e) => e.record.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+      const lines = stderr.split('\n').filter((line) => line.includes('[PINO_WS_WARN_WORKER_FAILED]'))
+      assert.equal(lines.length, 1, stderr)
+      assert.match(lines[0], /the worker thread failed \(broken on purpose\); records are sent from the app's thread from now on$/)
+    } finally {
+      writeFileSync(module, original)
+    }
+  })
+
+  test('winston in a bundled app (esbuild, one file): the worker\'s module is not on disk; the engine runs on the app\'s thread, said once, every record arrives', async () => {
+    writeFileSync(join(dir, 'bundle-entry.cjs'), `
+      const { once } = require('node:events')
+      const winston = require('winston')
+      const { WebSocketTransport } = require('pino-websocket/winston')
+      const transport = new WebSocketTransport({ port: Number(process.env.PORT), wireFormat: 'json_lines' })
+      const logger = winston.createLogger({ transports: [transport] })
+      for (let seq = 0; seq < 10; seq++) logger.info('x', { seq, from: 'bundle' })
+      logger.end()
+      once(transport, 'finish').then(() => process.stdout.write(JSON.stringify(transport.stats())))
+    `)
+    const outfile = join(dir, 'bundled', 'app.cjs')
+    await build({ entryPoints: [join(dir, 'bundle-entry.cjs')], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'silent' })
+    const { stdout, stderr } = await run(process.execPath, [outfile], { cwd: dir, env: { ...process.env, PORT: String(server.port) } })
+    assert.equal((JSON.parse(stdout) as { delivered: number }).delivered, 10)
+    assert.deepEqual(server.events.filter((e) => e.record.from === 'bundle').map((e) => e.record.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    const lines = stderr.split('\n').filter((line) => line.includes('[PINO_WS_WARN_WORKER_FAILED]'))
+    assert.equal(lines.length, 1, stderr)
+    assert.ok(lines[0].includes(`the worker thread's module ${join(dir, 'bundled', 'pino.js')} is not on disk (a bundled app?)`), lines[0])
   })
 })

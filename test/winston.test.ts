@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import winston from 'winston'
 import { InvalidOptionError } from '../src/index.js'
@@ -245,5 +246,62 @@ describe('winston transport', () => {
 
   test('bad options throw at construction', () => {
     assert.throws(() => new WebSocketTransport({ port: 'eighty' }), /expected `port` to be an integer 1-65535, got `"eighty"` \(string\)/)
+  })
+})
+
+describe('winston: the engine in a worker thread', () => {
+  for (const worker of [true, false]) {
+    test(`worker: ${String(worker)}: the connection is made ${worker ? 'in the worker, not on the app\'s thread' : 'on the app\'s thread'}; records and events arrive all the same`, async (t) => {
+      const server = await startServer({ format: 'json_lines' })
+      // Sockets connected by this thread (a worker has its own \`net\`).
+      let connects = 0
+      const connect = Socket.prototype.connect
+      Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+        connects++
+        return (connect as (...a: unknown[]) => Socket).apply(this, args)
+      } as typeof connect
+      t.after(() => { Socket.prototype.connect = connect })
+      const transport = new WebSocketTransport({ port: server.port, wireFormat: 'json_lines', worker })
+      const opened = once(transport, 'open')
+      const logger = winston.createLogger({ transports: [transport] })
+      for (const seq of range(20)) logger.info('x', { seq })
+      const [{ endpoint }] = await opened as [{ endpoint: string }]
+      assert.equal(endpoint, server.url)
+      await transport.flush()
+      assert.equal(connects, worker ? 0 : 1)
+      logger.end()
+      await once(transport, 'finish')
+      assert.deepEqual(server.events.map((e) => e.record.seq), range(20))
+      assert.equal(transport.stats().delivered, 20)
+      await server.close()
+    })
+  }
+
+  test('stats(): records logged and not yet reported are pending; the worker reports while counters change; exact after flush()', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const transport = new WebSocketTransport({ port: server.port, wireFormat: 'json_lines' })
+    const logger = winston.createLogger({ transports: [transport] })
+    await once(transport, 'open')
+    for (const seq of range(100)) logger.info('x', { seq })
+    const early = transport.stats()
+    assert.equal(early.accepted, 100)
+    assert.equal(early.accepted, early.delivered + early.pending + Object.values(early.dropped).reduce((a, b) => a + b, 0))
+    assert.ok(early.pending > 0, 'what the worker has not reported is pending')
+    // No flush: the worker's own reports bring the counters up.
+    await waitFor(() => transport.stats().delivered === 100, 'the worker to report 100 delivered')
+    for (const seq of range(50)) logger.info('y', { seq: 100 + seq })
+    await transport.flush()
+    const stats = transport.stats()
+    assert.equal(stats.accepted, 150)
+    assert.equal(stats.delivered, 150)
+    assert.equal(stats.pending, 0)
+    logger.end()
+    await once(transport, 'finish')
+    await server.close()
+  })
+
+  test('`worker` must be a boolean', () => {
+    assert.throws(() => new WebSocketTransport({ port: 1, worker: 'yes' as unknown as boolean }), (error: Error) =>
+      error instanceof InvalidOptionError && /expected `worker` to be a boolean, got `"yes"`/.test(error.message))
   })
 })
