@@ -44,6 +44,8 @@ export class NdjsonReader {
   readonly #maxLine: number
   readonly #lines = new LineBuffer()
   readonly #headed: boolean
+  /** The codec's needles, and in `headed` lines colour codes (see ANSI_NEEDLES). */
+  readonly #needles: readonly Buffer[]
   /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
   #skipping = -1
   /** The last timestamp text of a headed line, and its time: records of a burst share one. */
@@ -55,6 +57,7 @@ export class NdjsonReader {
     this.#codec = sink.lineCodec
     this.#maxLine = sink.maxLineBytes
     this.#headed = framing === 'headed'
+    this.#needles = [...(this.#codec?.needles ?? []), ...(this.#headed ? ANSI_NEEDLES : [])]
   }
 
   /**
@@ -86,7 +89,6 @@ export class NdjsonReader {
 
   #take (text: string | Buffer): void {
     const { bytes, end, textStart, ascii } = this.#lines.append(text)
-    const codec = this.#codec
     // Lines holding a needle are parsed; needles are rare, so each is looked for
     // once per chunk rather than once per line.
     const complete = bytes.subarray(0, end)
@@ -94,7 +96,7 @@ export class NdjsonReader {
     // bad bytes replaced by U+FFFD, never copied into a text frame. One native
     // check per chunk; lines are checked one by one only in a chunk that fails it.
     const utf8 = typeof text === 'string' || isUtf8(complete)
-    const needles = codec?.needles ?? []
+    const needles = this.#needles
     const found = needles.map((needle) => complete.indexOf(needle))
     let start = 0
     while (start < end) {
@@ -200,7 +202,18 @@ export class NdjsonReader {
       this.#sink.reject(bytes.toString('utf8', at + 1, stop))
       return
     }
-    const json = bytes.toString('utf8', at, stop)
+    // The codec reads an epoch as timeFromEpoch does: whole milliseconds from 1973 on.
+    const ms = time.sec * 1000 + time.nsec / 1e6
+    if (plain && this.#codec !== undefined && Number.isInteger(ms) && ms >= 1e11 && isCompactJson(bytes, at, stop)) {
+      try {
+        if (this.#codec.take(ms, bytes, at, stop, this.#sink)) return
+      } catch {
+        // A time the format cannot write: the parse path drops the record and says why.
+      }
+    }
+    let json = bytes.toString('utf8', at, stop)
+    // Colour codes (winston's colorize()) never reach the wire.
+    if (!plain && ANSI_ESCAPE.test(json)) json = json.replace(ANSI, '')
     let record: unknown
     try {
       record = JSON.parse(json)
@@ -211,18 +224,117 @@ export class NdjsonReader {
       this.#sink.write({ time, record: { message: json } })
       return
     }
-    // The codec reads an epoch as timeFromEpoch does: whole milliseconds from 1973 on.
-    const ms = time.sec * 1000 + time.nsec / 1e6
-    if (plain && this.#codec !== undefined && Number.isInteger(ms) && ms >= 1e11) {
-      try {
-        if (this.#codec.take(ms, bytes, at, stop, this.#sink)) return
-      } catch {
-        // A time the format cannot write: the parse path drops the record and says why.
-      }
-    }
     this.#sink.write({ time, json, record: record as Record<string, unknown> })
   }
 }
+
+/**
+ * Whether `bytes[start, end)` is a JSON object written with no whitespace (as
+ * JSON.stringify writes it): a check in one pass that builds nothing, where
+ * JSON.parse would build the record. True only for text JSON.parse takes; false
+ * for some it takes too (whitespace, nesting past 64), which is then parsed.
+ * The bytes are UTF-8 (the reader checked).
+ */
+export function isCompactJson (bytes: Buffer, start: number, end: number): boolean {
+  return bytes[start] === OPEN_BRACE && jsonValue(bytes, start, end, 0) === end
+}
+
+/** The index past the JSON value at `at`, or -1. */
+function jsonValue (bytes: Buffer, at: number, end: number, depth: number): number {
+  const byte = bytes[at]
+  if (byte === QUOTE) return jsonString(bytes, at, end)
+  if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+    if (depth === 64) return -1
+    const object = byte === OPEN_BRACE
+    const close = object ? CLOSE_BRACE : CLOSE_BRACKET
+    at++
+    if (bytes[at] === close) return at + 1
+    for (;;) {
+      if (object) {
+        if (bytes[at] !== QUOTE) return -1
+        at = jsonString(bytes, at, end)
+        if (at === -1 || bytes[at] !== COLON) return -1
+        at++
+      }
+      at = jsonValue(bytes, at, end, depth + 1)
+      if (at === -1) return -1
+      if (bytes[at] === COMMA) {
+        at++
+        continue
+      }
+      return bytes[at] === close ? at + 1 : -1
+    }
+  }
+  if (byte === 0x74 /* t */) return word(bytes, at, end, TRUE)
+  if (byte === 0x66 /* f */) return word(bytes, at, end, FALSE)
+  if (byte === 0x6e /* n */) return word(bytes, at, end, NULL)
+  return jsonNumber(bytes, at, end)
+}
+
+/** Past a string's closing quote, or -1: no raw control character, only JSON's escapes. */
+function jsonString (bytes: Buffer, at: number, end: number): number {
+  at++
+  for (;;) {
+    // The closing quote is the next quote that no backslash escapes.
+    const quote = bytes.indexOf(QUOTE, at)
+    if (quote === -1 || quote >= end) return -1
+    for (; at < quote; at++) {
+      const byte = bytes[at]
+      if (byte < 0x20) return -1
+      if (byte !== BACKSLASH) continue
+      const escaped = bytes[++at]
+      if (escaped === 0x75 /* u */) {
+        for (let i = 1; i <= 4; i++) if (!isHex(bytes[at + i])) return -1
+        at += 4
+      } else if (!SIMPLE_ESCAPES.has(escaped)) {
+        return -1
+      }
+    }
+    // A backslash took the quote: look for the next one.
+    if (at === quote) return quote + 1
+    at = quote + 1
+  }
+}
+
+/** Past a JSON number, or -1: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+function jsonNumber (bytes: Buffer, at: number, end: number): number {
+  if (bytes[at] === 0x2d /* - */) at++
+  if (bytes[at] === 0x30 /* 0 */) {
+    at++
+  } else {
+    if (!isDigit(bytes[at])) return -1
+    while (at < end && isDigit(bytes[at])) at++
+  }
+  if (bytes[at] === 0x2e /* . */) {
+    at++
+    if (!isDigit(bytes[at])) return -1
+    while (at < end && isDigit(bytes[at])) at++
+  }
+  if (bytes[at] === 0x65 /* e */ || bytes[at] === 0x45 /* E */) {
+    at++
+    if (bytes[at] === 0x2b /* + */ || bytes[at] === 0x2d /* - */) at++
+    if (!isDigit(bytes[at])) return -1
+    while (at < end && isDigit(bytes[at])) at++
+  }
+  return at <= end ? at : -1
+}
+
+function word (bytes: Buffer, at: number, end: number, text: Buffer): number {
+  return startsWith(bytes, at, end, text) ? at + text.length : -1
+}
+
+function isHex (byte: number): boolean {
+  return isDigit(byte) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
+}
+
+/** The bytes after a backslash that make an escape, but for `u`: " \ / b f n r t */
+const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74])
+const TRUE = Buffer.from('true')
+const FALSE = Buffer.from('false')
+const NULL = Buffer.from('null')
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+const COLON = 0x3a
 
 /** How many line feeds `bytes[0, end)` holds: the lines it ends. */
 export function countLineFeeds (bytes: Buffer, end: number): number {
@@ -300,6 +412,13 @@ export class LineBuffer {
     this.#end = 0
   }
 }
+
+/** The start of an ANSI colour or style sequence, raw or as JSON escapes it; then the whole sequence. */
+const ANSI_NEEDLES = [Buffer.from('\\u001b'), Buffer.from('\\u001B'), Buffer.of(0x1b)]
+// eslint-disable-next-line no-control-regex
+const ANSI_ESCAPE = /\x1b|\\u001[bB]/
+// eslint-disable-next-line no-control-regex
+const ANSI = /(?:\x1b|\\u001[bB])\[[0-9;]*m/g
 
 const TAB = 0x09
 const BANG = 0x21

@@ -346,10 +346,6 @@ class AppThreadEngine implements Engine {
   }
 }
 
-/** An ANSI colour or style sequence (winston's `colorize()`), raw or as JSON escapes it. */
-// eslint-disable-next-line no-control-regex
-const ANSI = /(?:\x1b|\\u001[bB])\[[0-9;]*m/g
-
 /**
  * One record as a `headed` line (see LineFraming), made on the app's thread
  * with as little work as it can: the record's JSON text is parsed in the
@@ -360,7 +356,7 @@ const ANSI = /(?:\x1b|\\u001[bB])\[[0-9;]*m/g
  * - otherwise the fields of `info` are serialized as winston's `json()` would
  *   (circular references as `"[Circular]"`, BigInt as a string), with the level
  *   uncoloured and the final text (`printf`, `simple`) as `message`;
- * - colour codes never reach the wire;
+ * - colour codes never reach the wire (the worker's reader takes them out);
  * - an uncaught exception's or rejection's record drops winston's `date` text
  *   (`Date#toString()`, whole seconds): the event time is the same moment, to
  *   the millisecond, and in the JSON formats it takes the date key `date` needs.
@@ -375,9 +371,21 @@ function winstonLine (info: Record<string | symbol, unknown>): string {
     return `${Date.now()}\t\t!${String((error as Error).message).replace(/[\r\n]+/g, ' ')}\n`
   }
   const timestamp = info.timestamp
-  if (typeof timestamp === 'string' && !timestamp.includes('\t') && !timestamp.includes('\n')) return `${Date.now()}\t${timestamp}\t${json}\n`
-  const time = parseTime(timestamp)
-  return `${time === undefined ? Date.now() : time.sec * 1000 + time.nsec / 1e6}\t\t${json}\n`
+  if (typeof timestamp === 'string' && !timestamp.includes('\t') && !timestamp.includes('\n')) return `${now()}\t${timestamp}\t${json}\n`
+  const time = timestamp === undefined ? undefined : parseTime(timestamp)
+  return `${time === undefined ? now() : time.sec * 1000 + time.nsec / 1e6}\t\t${json}\n`
+}
+
+/** Date.now() as text: records logged in one millisecond share it (a number's text costs more than the clock). */
+let nowMillis = 0
+let nowText = '0'
+function now (): string {
+  const millis = Date.now()
+  if (millis !== nowMillis) {
+    nowMillis = millis
+    nowText = String(millis)
+  }
+  return nowText
 }
 
 /** The record's JSON text, on one line (see winstonLine). */
@@ -395,7 +403,6 @@ function recordText (info: Record<string | symbol, unknown>): string {
     if (typeof message === 'string') fields.message = message
     json = safeJson(fields)
   }
-  if (json.includes('\\u001') || json.includes('\x1b')) json = json.replace(ANSI, '')
   if (info.exception === true) json = reparsed(json, 'date') ?? json
   return json
 }

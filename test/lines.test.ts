@@ -5,11 +5,11 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { Client } from '../src/client.js'
 import { timeFromMillis, timeOf } from '../src/encoders/dates.js'
-import { LineBuffer, NdjsonReader, leadingTime } from '../src/ndjson.js'
+import { LineBuffer, NdjsonReader, isCompactJson, leadingTime } from '../src/ndjson.js'
 import { decodeMessage, encodeMessages, type Format } from '../src/index.js'
 import { createEncoder } from '../src/encoders/index.js'
 import { resolveEncoderOptions, resolveOptions } from '../src/options.js'
-import { freePort, startServer } from './helpers.js'
+import { freePort, prng, startServer } from './helpers.js'
 
 const T = 1700000000123
 
@@ -174,5 +174,63 @@ describe('JSON lines', () => {
     const written = readFileSync(fallbackFile, 'utf8').trim().split('\n').map((text) => JSON.parse(text) as { seq: number, date: number })
     assert.deepEqual(written.map((r) => r.seq).sort(), [0, 1, 2, 3, 4])
     assert.ok(written.every((r) => r.date === timeFromMillis(T).sec + 0.123), 'the date is spliced in as on the wire')
+  })
+})
+
+describe('isCompactJson: the check that lets a winston line skip JSON.parse in the worker', () => {
+  const random = prng(0x5eed)
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
+  const CHARS = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', '\u0001', '\u001b', 'é', '日', '🎉', '\u2028', '{', '}', '[', ']', ':', ',']
+  const NUMBERS = [0, -0, 1, -1, 12.5, 1e21, 1.5e-7, -2.25e-300, 2 ** 60, 123456789]
+  const text = (): string => Array.from({ length: Math.floor(random() * 8) }, () => pick(CHARS)).join('')
+  const value = (depth: number): unknown => {
+    const r = random()
+    if (depth > 4 || r < 0.3) return text()
+    if (r < 0.45) return pick(NUMBERS)
+    if (r < 0.55) return pick([true, false, null])
+    const size = Math.floor(random() * 4)
+    if (r < 0.8) return Object.fromEntries(Array.from({ length: size }, () => [text(), value(depth + 1)]))
+    return Array.from({ length: size }, () => value(depth + 1))
+  }
+  const check = (bytes: Buffer): boolean => isCompactJson(bytes, 0, bytes.length)
+
+  test('every object JSON.stringify writes passes (so the worker splices it)', () => {
+    for (let i = 0; i < 3000; i++) {
+      const line = JSON.stringify(Object.fromEntries(Array.from({ length: Math.floor(random() * 6) }, () => [text(), value(0)])))
+      assert.ok(check(Buffer.from(line)), line)
+    }
+  })
+
+  test('nothing JSON.parse refuses passes: 20 000 lines with a byte deleted, inserted or changed', () => {
+    const BYTES = Buffer.from('"\\{}[],:0123456789-.eE+tfnlu aZ\u0001')
+    let passed = 0
+    let failed = 0
+    for (let i = 0; i < 20000; i++) {
+      const line = Buffer.from(JSON.stringify({ [text()]: value(0), [text()]: value(1) }))
+      const at = Math.floor(random() * line.length)
+      const byte = BYTES[Math.floor(random() * BYTES.length)]
+      const r = random()
+      const mutated = r < 0.33
+        ? Buffer.concat([line.subarray(0, at), line.subarray(at + 1)])
+        : r < 0.66 ? Buffer.concat([line.subarray(0, at), Buffer.of(byte), line.subarray(at)]) : Buffer.from(line).fill(byte, at, at + 1)
+      if (!check(mutated)) {
+        failed++
+        continue
+      }
+      passed++
+      const parsed = JSON.parse(mutated.toString()) as unknown
+      assert.ok(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed), mutated.toString())
+    }
+    // Both sides were met: some mutations still make JSON (a digit for a digit), most do not.
+    assert.ok(passed > 1000 && failed > 1000, `${passed} passed, ${failed} failed`)
+  })
+
+  test('what it leaves to JSON.parse: whitespace, deep nesting, a bare value, text after the object', () => {
+    for (const line of ['{ "a":1}', '{"a": 1}', '[1]', '"x"', '{"a":1}x', '{"a":01}', '{"a":1.}', '{"a":"\\x"}', '{"a":tru}', '{"a":"\u0001"}']) {
+      assert.equal(check(Buffer.from(line)), false, line)
+    }
+    const deep = '{"a":' + '['.repeat(70) + ']'.repeat(70) + '}'
+    assert.equal(check(Buffer.from(deep)), false)
+    assert.ok(check(Buffer.from('{"a":' + '['.repeat(60) + ']'.repeat(60) + '}')))
   })
 })

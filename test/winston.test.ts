@@ -195,6 +195,13 @@ describe('winston transport', () => {
     const spaced = await logThrough('json_lines', winston.format.json({ space: 2 }), (logger) => logger.info('spaced', { seq: 2 }))
     assert.equal(spaced.messages[0].data.toString().split('\n').length, 2)
     assert.equal(spaced.events[0].record.seq, 2)
+    // Text that only looks like a JSON object goes as a record's message, in every format.
+    for (const wireFormat of FORMATS) {
+      const braces = await logThrough(wireFormat, winston.format.printf((info) => `{${String(info.level)}: ${String(info.message)}}`), (logger) => logger.warn('odd'))
+      const [record] = braces.events.map((e) => e.record)
+      assert.equal(wireFormat === 'gelf' ? record.short_message : record.message, '{warn: odd}', wireFormat)
+      assert.equal(braces.stats.delivered, 1)
+    }
   })
 
   test('a lone surrogate in winston\'s JSON text becomes U+FFFD in every format', async () => {
