@@ -13,7 +13,13 @@ export type Chunk = string | Uint8Array
 const INITIAL_CAPACITY = 64 * 1024
 /** A ring that must grow past this size grows to its bound at once. */
 const STRAIGHT_TO_BOUND = 1024 * 1024
-/** A ring larger than this (grown through an outage) is given back when the queue empties. */
+/**
+ * A ring larger than this (grown through an outage) is given back when the
+ * queue empties, unless the queue held more than STRAIGHT_TO_BOUND since it was
+ * last empty: under steady load (large records, many in flight) the ring would
+ * otherwise be given back and grown again at every emptying, and each write
+ * into a fresh ring's pages costs a page fault.
+ */
 const RELEASE_CAPACITY = 4 * 1024 * 1024
 /** First number of records the index holds (a power of two); it doubles as needed. */
 const INITIAL_RECORDS = 1024
@@ -52,6 +58,8 @@ export class RecordQueue {
   #base = 0
   #sentEnd = 0
   #bytes = 0
+  /** The most bytes held since the queue was last empty. */
+  #peak = 0
   /** Where the next record goes, and whether the records continue from offset 0. */
   #write = 0
   #wrapped = false
@@ -151,6 +159,7 @@ export class RecordQueue {
     this.#lengths[slot] = length
     this.#write = offset + length
     this.#bytes += length
+    if (this.#bytes > this.#peak) this.#peak = this.#bytes
     return offset
   }
 
@@ -404,6 +413,7 @@ export class RecordQueue {
     this.#write = 0
     this.#wrapped = false
     this.#bytes = 0
-    if (this.#ring.length > RELEASE_CAPACITY) this.#ring = Buffer.alloc(0)
+    if (this.#ring.length > RELEASE_CAPACITY && this.#peak <= STRAIGHT_TO_BOUND) this.#ring = Buffer.alloc(0)
+    this.#peak = 0
   }
 }

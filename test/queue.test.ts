@@ -222,12 +222,20 @@ describe('RecordQueue', () => {
     assert.equal(Buffer.concat(queue.takeBatch(Infinity, 0)).toString(), kept.join(''))
   })
 
-  test('a ring grown for an outage is given back once the queue is empty', () => {
+  test('a ring grown for an outage is kept while the load fills it, and given back once the queue empties after a light spell', () => {
     const queue = new RecordQueue(16 * 1024 * 1024, 1024, 'drop_oldest', () => {})
-    for (let i = 0; i < 10_000; i++) queue.push('y'.repeat(1000))
+    const cycle = (records: number): void => {
+      for (let i = 0; i < records; i++) queue.push('y'.repeat(1000))
+      queue.takeBatch(Infinity, 0)
+      queue.confirm(queue.sentEnd)
+    }
+    // The outage's backlog, then load that holds more than 1 MiB at a time: the ring stays.
+    cycle(10_000)
     assert.ok(queue.capacity >= 10_000_000)
-    queue.takeBatch(Infinity, 0)
-    queue.confirm(queue.sentEnd)
+    cycle(2_000)
+    assert.ok(queue.capacity >= 10_000_000, 'not given back and grown again at every emptying')
+    // A light spell: at the next emptying the ring goes.
+    cycle(100)
     assert.equal(queue.capacity, 0)
   })
 })
