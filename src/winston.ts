@@ -10,7 +10,7 @@ import { MODULE_URL } from './module-url.js'
 import { NdjsonReader } from './ndjson.js'
 import { resolveOptions, type Options, type ResolvedOptions } from './options.js'
 import { WINSTON_CLOSE, WINSTON_CLOSED, WINSTON_WORKER } from './worker-protocol.js'
-import { emitProcessWarning, printingExitNow, type Warning } from './warnings.js'
+import { emitProcessWarning, printingExitNow, printWarningNow, type Warning } from './warnings.js'
 
 const EVENTS: ReadonlyArray<keyof ClientEvents> = ['open', 'disconnect', 'reconnecting', 'drop', 'warn']
 /** What winston's formats leave on `info`: the level uncoloured, and the final text. */
@@ -121,7 +121,6 @@ export interface WebSocketTransport {
   off<K extends keyof WebSocketTransportEvents>(event: K, listener: (...args: WebSocketTransportEvents[K]) => void): this
 }
 
-
 /** What runs the engine for the transport: in a worker thread, or on the app's. */
 interface Engine {
   /** Hand on one record's line (see winstonLine). Never throws. */
@@ -168,6 +167,16 @@ class WorkerEngine implements Engine, ExitAware {
   #replacement: AppThreadEngine | undefined
   /** Lines written before the worker was ready, kept until it is: a worker that fails to start loses none. */
   #early: string[] | undefined = []
+  /**
+   * Characters written since thread-stream's shared memory last had room: what
+   * waits on the app's thread for the worker. Past `maxQueueBytes`, records are
+   * dropped as they come (`overflow`), so a worker that falls behind cannot
+   * make the app's memory grow without bound.
+   */
+  #backlog = 0
+  /** Records dropped here, and those of them not yet said in a `drop` event. */
+  #dropped = 0
+  #unsaid = 0
 
   constructor (options: Record<string, unknown>, resolved: ResolvedOptions, emit: (name: keyof ClientEvents, payload: unknown) => void) {
     this.#resolved = resolved
@@ -187,6 +196,7 @@ class WorkerEngine implements Engine, ExitAware {
     // The worker prints only what is said at its end (the app's thread may be gone by then).
     if (!resolved.quiet) stream.on('warn', (warning: Warning) => { if (warning.exit !== true) emitProcessWarning(warning) })
     stream.on('error', (error: Error) => this.#fail(error))
+    stream.on('drain', () => { this.#backlog = 0 })
     watchExit(this)
   }
 
@@ -195,16 +205,43 @@ class WorkerEngine implements Engine, ExitAware {
       this.#replacement.write(line)
       return
     }
+    if (this.#backlog > this.#resolved.maxQueueBytes) {
+      this.#drop()
+      return
+    }
     this.#lines++
     this.#early?.push(line)
-    this.#stream.write(line)
+    if (!this.#stream.write(line)) this.#backlog += line.length
+  }
+
+  /** One record given up on the app's thread: counted at once, said once the app's turn ends (one event for a burst). */
+  #drop (): void {
+    this.#dropped++
+    if (this.#unsaid++ > 0) return
+    setImmediate(() => this.#sayDrops(emitProcessWarning))
+  }
+
+  #sayDrops (print: (warning: Warning) => void): void {
+    const count = this.#unsaid
+    if (count === 0) return
+    this.#unsaid = 0
+    const error = `the worker thread fell more than maxQueueBytes (${this.#resolved.maxQueueBytes} bytes) behind the app`
+    this.#emit('drop', { reason: 'overflow', count, error })
+    const warning: Warning = { code: 'PINO_WS_WARN_DROPPED', message: `dropped ${count} record(s): ${count} overflow (${error}); they are only counted` }
+    this.#emit('warn', warning)
+    if (!this.#resolved.quiet) print(warning)
   }
 
   stats (): Stats {
     const report = this.#report ?? this.#zero()
     // The worker counts records it recovered from a spool as accepted too.
     const unreported = Math.max(0, this.#lines - (report.accepted - report.recovered))
-    const stats = { ...report, dropped: { ...report.dropped }, accepted: report.accepted + unreported, pending: report.pending + unreported }
+    const stats = {
+      ...report,
+      dropped: { ...report.dropped, overflow: report.dropped.overflow + this.#dropped },
+      accepted: report.accepted + unreported + this.#dropped,
+      pending: report.pending + unreported
+    }
     const local = this.#replacement?.stats()
     if (local === undefined) return stats
     for (const reason of Object.keys(stats.dropped) as Array<keyof Stats['dropped']>) stats.dropped[reason] += local.dropped[reason]
@@ -256,6 +293,7 @@ class WorkerEngine implements Engine, ExitAware {
 
   /** @internal The process is exiting: the worker gets what is left and ends, the app's thread waiting as pino's exit hook does. */
   exit (): void {
+    this.#sayDrops(printWarningNow)
     // A close under way included: thread-stream's end() then waits for it.
     if (this.#stream.destroyed) return
     try {

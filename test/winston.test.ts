@@ -307,6 +307,32 @@ describe('winston: the engine in a worker thread', () => {
     await server.close()
   })
 
+  test('a worker that falls behind: past maxQueueBytes waiting on the app\'s thread, records are dropped as they come (overflow), counted, said in one event; the rest arrive in order', async () => {
+    const server = await startServer({ format: 'json_lines' })
+    const transport = new WebSocketTransport({ port: server.port, wireFormat: 'json_lines', maxQueueBytes: 1024 * 1024, quiet: true })
+    const drops: Array<{ reason: string, count: number, error?: string }> = []
+    transport.on('drop', (drop) => drops.push(drop))
+    const logger = winston.createLogger({ transports: [transport] })
+    await once(transport, 'open')
+    // One synchronous burst of ~10 MB: thread-stream hands the worker nothing until the turn ends.
+    const text = 'x'.repeat(200)
+    for (const seq of range(40_000)) logger.info(text, { seq })
+    await transport.flush()
+    const here = drops.filter((drop) => drop.error?.includes('the worker thread fell more than maxQueueBytes (1048576 bytes) behind the app') === true)
+    assert.equal(here.length, 1, JSON.stringify(drops))
+    assert.ok(here[0].count > 0 && here[0].reason === 'overflow')
+    const stats = transport.stats()
+    assert.equal(stats.accepted, 40_000)
+    assert.equal(stats.delivered + stats.dropped.overflow, 40_000)
+    assert.equal(stats.dropped.overflow, drops.reduce((sum, drop) => sum + drop.count, 0))
+    const seqs = server.events.map((e) => e.record.seq as number)
+    assert.equal(seqs.length, stats.delivered)
+    assert.ok(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]), 'in order, once each')
+    logger.end()
+    await once(transport, 'finish')
+    await server.close()
+  })
+
   test('`worker` must be a boolean', () => {
     assert.throws(() => new WebSocketTransport({ port: 1, worker: 'yes' as unknown as boolean }), (error: Error) =>
       error instanceof InvalidOptionError && /expected `worker` to be a boolean, got `"yes"`/.test(error.message))
