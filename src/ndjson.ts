@@ -48,8 +48,8 @@ export class NdjsonReader {
   readonly #needles: readonly Buffer[]
   /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
   #skipping = -1
-  /** The last timestamp text of a headed line, and its time: records of a burst share one. */
-  #stampText = ''
+  /** The last timestamp of a headed line, as bytes, and its time: records of a burst share one. */
+  #stamp = Buffer.alloc(0)
   #stampTime: EventTime | undefined
 
   constructor (sink: RecordSink, framing: LineFraming = 'json') {
@@ -181,19 +181,29 @@ export class NdjsonReader {
 
   /** A `headed` line (see {@link LineFraming}). Its record is parsed: what the app's thread sends is not known to be JSON. */
   #headedLine (bytes: Buffer, start: number, stop: number, plain: boolean): void {
-    const tab = bytes.indexOf(TAB, start)
-    const next = tab === -1 ? -1 : bytes.indexOf(TAB, tab + 1)
-    if (next === -1 || next >= stop) {
+    // The epoch: the digits of Date.now() are read here; any other number's text by Number().
+    let tab = start
+    let epoch = 0
+    while (tab < stop && isDigit(bytes[tab])) epoch = epoch * 10 + bytes[tab++] - 0x30
+    if (bytes[tab] !== TAB || tab === start || tab - start > 15) {
+      tab = bytes.indexOf(TAB, start)
+      epoch = tab === -1 ? Number.NaN : Number(bytes.toString('latin1', start, tab))
+    }
+    let next = tab + 1
+    while (next < stop && bytes[next] !== TAB) next++
+    if (tab === -1 || tab >= stop || next >= stop) {
       this.#sink.reject('a line of the winston transport lost its framing')
       return
     }
-    const epoch = Number(bytes.toString('latin1', start, tab))
     let time = Number.isFinite(epoch) ? timeFromEpoch(epoch) : timeFromMillis(Date.now())
     if (next > tab + 1) {
-      const text = bytes.toString('utf8', tab + 1, next)
-      if (text !== this.#stampText) {
-        this.#stampText = text
-        this.#stampTime = parseTime(text)
+      // Records of a burst share their timestamp: its text is parsed once.
+      const stamp = this.#stamp
+      let same = stamp.length === next - tab - 1
+      for (let i = 0; same && i < stamp.length; i++) same = stamp[i] === bytes[tab + 1 + i]
+      if (!same) {
+        this.#stamp = Buffer.from(bytes.subarray(tab + 1, next))
+        this.#stampTime = parseTime(this.#stamp.toString())
       }
       time = this.#stampTime ?? time
     }

@@ -235,3 +235,56 @@ describe('isCompactJson: the check that lets a winston line skip JSON.parse in t
     assert.ok(check(Buffer.from('{"a":' + '['.repeat(60) + ']'.repeat(60) + '}')))
   })
 })
+
+describe('headed lines (the winston transport\'s framing, read in its worker)', () => {
+  /** What the reader hands a sink: every record as JSON text with its time, and each rejection. */
+  function read (text: string): { records: Array<{ sec: number, nsec: number, json: string }>, rejected: string[] } {
+    const encoder = createEncoder(resolveEncoderOptions({ format: 'json_lines', jsonDateFormat: 'iso8601' }))
+    const records: Array<{ sec: number, nsec: number, json: string }> = []
+    const rejected: string[] = []
+    const sink = {
+      lineCodec: encoder.lineCodec,
+      maxLineBytes: 1024 * 1024,
+      dropLongLine: () => { throw new Error('no line is that long') },
+      reject: (error: string) => rejected.push(error),
+      write: (event: Parameters<typeof encoder.encodeRecord>[0]) => {
+        const out = encoder.encodeRecord(event)
+        records.push({ ...event.time, json: (typeof out === 'string' ? out : Buffer.from(out).toString()).trimEnd() })
+      },
+      pushEncoded: () => { throw new Error('json_lines splices') },
+      pushSpliced: (head: Uint8Array, source: Buffer, start: number, end: number) => {
+        const json = Buffer.concat([head, source.subarray(start, end)]).toString()
+        const date = /^\{"date":"([^"]+)"/.exec(json)?.[1] ?? ''
+        const ms = Date.parse(date)
+        records.push({ sec: Math.floor(ms / 1000), nsec: Number((/\.(\d+)Z$/.exec(date)?.[1] ?? '').padEnd(9, '0')), json })
+      }
+    }
+    const reader = new NdjsonReader(sink, 'headed')
+    for (const piece of chunks(text, 7)) reader.write(piece)
+    reader.end()
+    return { records, rejected }
+  }
+
+  test('the event time: the epoch, or the timestamp text when it parses (to the nanosecond); the record as the app made it', () => {
+    const { records, rejected } = read([
+      `${T}\t\t{"message":"now"}`,
+      `${T}\t2023-11-14T22:13:20.500Z\t{"message":"a timestamp"}`,
+      `${T}\t2023-11-14T22:13:20.123456789Z\t{"message":"nanoseconds"}`,
+      `${T}\tnot a time\t{"message":"an unreadable timestamp"}`,
+      `${T}.5\t\t{"message":"a fraction of a millisecond"}`,
+      '1700000001\t\t{"message":"seconds"}',
+      `${T}\t\t{"message":"colour \\u001b[31mred\\u001b[39m"}`,
+      `${T}\t\t{not json}`,
+      `${T}\t\t!the reason`,
+      'no framing at all'
+    ].join('\n') + '\n')
+    assert.deepEqual(records.map((r) => [r.sec, r.nsec]), [
+      [1700000000, 123000000], [1700000000, 500000000], [1700000000, 123456789], [1700000000, 123000000],
+      [1700000000, 123500000], [1700000001, 0], [1700000000, 123000000], [1700000000, 123000000]
+    ])
+    assert.deepEqual(records.map((r) => (JSON.parse(r.json) as { message: string }).message), [
+      'now', 'a timestamp', 'nanoseconds', 'an unreadable timestamp', 'a fraction of a millisecond', 'seconds', 'colour red', '{not json}'
+    ])
+    assert.deepEqual(rejected, ['the reason', 'a line of the winston transport lost its framing'])
+  })
+})
