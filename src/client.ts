@@ -100,6 +100,20 @@ export interface Stats {
   maxMessageBytes: number
 }
 
+/** The counters of a transport that has done nothing yet (all but what is derived: `pending`, `maxMessageBytes`). */
+export function emptyCounters (delivery: Stats['delivery']): Omit<Stats, 'pending' | 'maxMessageBytes'> {
+  return {
+    accepted: 0,
+    delivered: 0,
+    dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0, unwritable: 0, damaged: 0 },
+    recovered: 0,
+    resent: 0,
+    reconnects: 0,
+    pongTimeouts: 0,
+    delivery
+  }
+}
+
 /** Payloads of the events; all plain data, so they cross pino's worker boundary. */
 export interface ClientEvents {
   open: [{ endpoint: string }]
@@ -173,16 +187,7 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     })
     this.#backoff = new Backoff(options.reconnectDelay, options.maxReconnectDelay)
     this.#size = new MessageSize(options.maxMessageBytes)
-    this.#stats = {
-      accepted: 0,
-      delivered: 0,
-      dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0, unwritable: 0, damaged: 0 },
-      recovered: 0,
-      resent: 0,
-      reconnects: 0,
-      pongTimeouts: 0,
-      delivery: options.delivery
-    }
+    this.#stats = emptyCounters(options.delivery)
     if (options.fallbackFile !== undefined) {
       this.#fallback = new FallbackFile(options.fallbackFile, 'fallbackFile', (error) => {
         this.#reporter.warn('PINO_WS_WARN_FALLBACK_FILE', error.code === 'EAGAIN'

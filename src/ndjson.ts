@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf, type EventTime } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
+import { isJsonObject } from './encoders/json.js'
 
 /**
  * Where {@link NdjsonReader} puts records: the engine. Each call is one accepted
@@ -175,7 +176,7 @@ export class NdjsonReader {
       return
     }
     const time = timeOf((record as { time?: unknown } | null)?.time)
-    if (record !== null && typeof record === 'object' && !Array.isArray(record)) this.#sink.write({ time, record: record as Record<string, unknown> })
+    if (isJsonObject(record)) this.#sink.write({ time, record })
     else this.#sink.write({ time, json: line })
   }
 
@@ -198,10 +199,7 @@ export class NdjsonReader {
     let time = Number.isFinite(epoch) ? timeFromEpoch(epoch) : timeFromMillis(Date.now())
     if (next > tab + 1) {
       // Records of a burst share their timestamp: its text is parsed once.
-      const stamp = this.#stamp
-      let same = stamp.length === next - tab - 1
-      for (let i = 0; same && i < stamp.length; i++) same = stamp[i] === bytes[tab + 1 + i]
-      if (!same) {
+      if (this.#stamp.compare(bytes, tab + 1, next) !== 0) {
         this.#stamp = Buffer.from(bytes.subarray(tab + 1, next))
         this.#stampTime = parseTime(this.#stamp.toString())
       }
@@ -230,11 +228,11 @@ export class NdjsonReader {
     } catch {
       // Text that looked like a JSON object on the app's thread and is not one.
     }
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    if (!isJsonObject(record)) {
       this.#sink.write({ time, record: { message: json } })
       return
     }
-    this.#sink.write({ time, json, record: record as Record<string, unknown> })
+    this.#sink.write({ time, json, record })
   }
 }
 
@@ -348,9 +346,9 @@ function isHex (byte: number): boolean {
   return isDigit(byte) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
 }
 
-/** The bytes after a backslash that make an escape, but for `u`: " \ / b f n r t */
 /** Bytes of a string looked at one by one before its end is searched for natively: a native call costs about as much. */
 const RUN = 32
+/** The bytes after a backslash that make an escape, but for `u`: " \ / b f n r t */
 const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74])
 const TRUE = Buffer.from('true')
 const FALSE = Buffer.from('false')

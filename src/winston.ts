@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import ThreadStream from 'thread-stream'
 import TransportStream from 'winston-transport'
-import { Client, type ClientEvents, type Stats } from './client.js'
+import { Client, emptyCounters, type ClientEvents, type Stats } from './client.js'
 import { parseTime } from './encoders/dates.js'
+import { isJsonObject } from './encoders/json.js'
 import { InvalidOptionError } from './errors.js'
 import { watchExit, unwatchExit, type ExitAware } from './exit-hooks.js'
 import { MODULE_URL } from './module-url.js'
@@ -234,8 +235,7 @@ class WorkerEngine implements Engine, ExitAware {
 
   stats (): Stats {
     const report = this.#report ?? this.#zero()
-    // The worker counts records it recovered from a spool as accepted too.
-    const unreported = Math.max(0, this.#lines - (report.accepted - report.recovered))
+    const unreported = this.#unreported(report)
     const stats = {
       ...report,
       dropped: { ...report.dropped, overflow: report.dropped.overflow + this.#dropped },
@@ -320,7 +320,7 @@ class WorkerEngine implements Engine, ExitAware {
     } else {
       // It died: what it had not delivered is lost with it (with a spool, on disk for the next start).
       const report = this.#report ?? this.#zero()
-      const unreported = Math.max(0, this.#lines - (report.accepted - report.recovered))
+      const unreported = this.#unreported(report)
       const lost = unreported + report.pending
       this.#report = { ...report, accepted: report.accepted + unreported, pending: 0, dropped: { ...report.dropped, shutdown: report.dropped.shutdown + lost } }
       this.#lines = report.accepted - report.recovered
@@ -334,19 +334,14 @@ class WorkerEngine implements Engine, ExitAware {
     if (!this.#resolved.quiet) emitProcessWarning(warning)
   }
 
+  /** Lines written that the report does not count yet (the worker counts records it recovered from a spool as accepted too). */
+  #unreported (report: Stats): number {
+    return Math.max(0, this.#lines - (report.accepted - report.recovered))
+  }
+
+  /** The report before the worker's first. */
   #zero (): Stats {
-    return {
-      accepted: 0,
-      delivered: 0,
-      dropped: { overflow: 0, oversized: 0, unencodable: 0, refused: 0, shutdown: 0, unwritable: 0, damaged: 0 },
-      pending: 0,
-      recovered: 0,
-      resent: 0,
-      reconnects: 0,
-      pongTimeouts: 0,
-      delivery: this.#resolved.delivery,
-      maxMessageBytes: this.#resolved.maxMessageBytes
-    }
+    return { ...emptyCounters(this.#resolved.delivery), pending: 0, maxMessageBytes: this.#resolved.maxMessageBytes }
   }
 }
 
@@ -406,7 +401,7 @@ function winstonLine (info: Record<string | symbol, unknown>): string {
     json = recordText(info)
   } catch (error) {
     // A field whose toJSON throws: that record is dropped and counted, the rest flow on.
-    return `${Date.now()}\t\t!${String((error as Error).message).replace(/[\r\n]+/g, ' ')}\n`
+    return `${now()}\t\t!${String((error as Error).message).replace(/[\r\n]+/g, ' ')}\n`
   }
   const timestamp = info.timestamp
   if (typeof timestamp === 'string' && !timestamp.includes('\t') && !timestamp.includes('\n')) return `${now()}\t${timestamp}\t${json}\n`
@@ -453,8 +448,8 @@ function reparsed (text: string, drop?: string): string | undefined {
   } catch {
     return undefined
   }
-  if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined
-  if (drop !== undefined && typeof (record as Record<string, unknown>)[drop] === 'string') delete (record as Record<string, unknown>)[drop]
+  if (!isJsonObject(record)) return undefined
+  if (drop !== undefined && typeof record[drop] === 'string') delete record[drop]
   return JSON.stringify(record)
 }
 

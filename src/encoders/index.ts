@@ -3,7 +3,7 @@ import type { Chunk } from '../queue.js'
 import { fallbackTime, timeFromEpoch, type EventTime } from './dates.js'
 import { decodeMessage } from './decode.js'
 import { createGelfRecordEncoder, createJsonToGelf } from './gelf.js'
-import { createJsonRecordEncoder, hasLoneSurrogate, wellFormed, wellFormedJson, type Splice } from './json.js'
+import { createJsonRecordEncoder, hasLoneSurrogate, isJsonObject, wellFormed, wellFormedJson, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
 
 export type { EventTime } from './dates.js'
@@ -143,8 +143,8 @@ function isGelfMessage (record: Record<string, unknown>): boolean {
 
 function parseObject (json: string): Record<string, unknown> {
   const value = JSON.parse(json) as unknown
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('the record is not a JSON object')
-  return value as Record<string, unknown>
+  if (!isJsonObject(value)) throw new TypeError('the record is not a JSON object')
+  return value
 }
 
 /** Create the encoder for a wire format, from resolved options. */

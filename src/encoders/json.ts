@@ -8,6 +8,11 @@ import { createDateFormatter, type EventTime } from './dates.js'
  * to exactly that). Non-empty metadata follows the date as
  * `"__internal__":{"log_metadata":{…}}`, again as Fluent Bit writes it.
  */
+/** Whether a parsed JSON value is an object (a record), not null, an array or a scalar. */
+export function isJsonObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
 export function createJsonRecordEncoder (dateKey: string | false, dateFormat: DateFormat): {
   encodeJsonRecord: (time: EventTime, record: object, metadata?: object) => string
   spliceJsonLine: (time: EventTime, line: string) => string
@@ -26,7 +31,7 @@ export function createJsonRecordEncoder (dateKey: string | false, dateFormat: Da
     if (line.charCodeAt(0) !== 0x7b /* { */ || line.charCodeAt(line.length - 1) !== 0x7d /* } */ ||
       (dateKey !== false && (line.includes(datePrefix) || line.includes('\\u')))) {
       const record = JSON.parse(line) as unknown
-      if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new TypeError('the record is not a JSON object')
+      if (!isJsonObject(record)) throw new TypeError('the record is not a JSON object')
       return encodeJsonRecord(time, record)
     }
     if (dateKey === false) return line
