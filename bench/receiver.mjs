@@ -15,6 +15,8 @@ const now = () => performance.timeOrigin + performance.now()
 const report = (what) => process.stdout.write(JSON.stringify(what) + '\n')
 let bytes = 0
 let first = 0
+// --tcp: records (lines) of the current run, for a run whose end never comes (below).
+let lines = 0
 let delays = []
 // TCP may split "END" between two chunks: search the last bytes of the previous chunk too.
 let carry = Buffer.alloc(0)
@@ -25,6 +27,7 @@ function onData (data) {
   // The last two bytes of the previous chunk and the first two of this one hold any split "END".
   const seen = Buffer.concat([carry, data.subarray(0, 2)])
   carry = Buffer.from(data.subarray(Math.max(0, data.length - 2)))
+  if (tcp) for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, at + 1)) lines++
   if (latency) {
     const at = now()
     for (const line of data.toString().split('\n')) {
@@ -36,12 +39,22 @@ function onData (data) {
     carry = Buffer.alloc(0)
     report({ first, end: now(), bytes, delays: latency ? delays : undefined })
     bytes = 0
+    lines = 0
     delays = []
   }
 }
 
 if (tcp) {
-  const server = createServer((socket) => socket.on('data', onData))
+  // pino-socket destroys its socket when its stream ends, whatever the socket has not
+  // yet written: when this receiver is slow, a run's tail (END with it) never comes.
+  // Then the run ends when its connection closes, with the records that came.
+  const server = createServer((socket) => socket.on('data', onData).on('close', () => {
+    if (bytes === 0) return
+    report({ first, end: now(), bytes, lines, lost: true })
+    bytes = 0
+    lines = 0
+    carry = Buffer.alloc(0)
+  }))
   server.listen(0, '127.0.0.1', () => report({ port: server.address().port }))
 } else if (raw) {
   const server = createServer(rawWebSocket)
