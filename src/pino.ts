@@ -2,6 +2,7 @@ import { Writable } from 'node:stream'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { Client, type ClientEvents, type Stats } from './client.js'
 import { NdjsonReader, type LineFraming } from './ndjson.js'
+import { sharedMemory, type SharedMemory } from './shared-memory.js'
 import { STATS_INTERVAL, WINSTON_CLOSE, WINSTON_CLOSED, WINSTON_WORKER } from './worker-protocol.js'
 import { resolveOptions, type Options } from './options.js'
 import { emitProcessWarning, printingExitNow, type Warning } from './warnings.js'
@@ -107,13 +108,16 @@ function reportStatsWhileChanging (client: Client, emitStats: () => void): void 
  * into the client's queue, so writing never waits on the network and pino's
  * buffer keeps draining while we are offline. The chunks are not split into a
  * stream of lines (split2, as pino-abstract-transport does): an NdjsonReader
- * takes them whole, and splices each line's bytes into the queue.
+ * takes them whole, and splices each line's bytes into the queue. Where it can,
+ * it reads thread-stream's shared memory as bytes instead (see shared-memory.ts).
  */
 class LineStream extends Writable {
   readonly #client: Client
   readonly #reader: NdjsonReader
   readonly #emitStats: () => void
   readonly #closeTimeout: number
+  /** thread-stream's memory, until the first chunk says whether it is read directly. */
+  #shared: SharedMemory | undefined = sharedMemory()
 
   constructor (client: Client, closeTimeout: number, emitStats: () => void, framing: LineFraming) {
     super({ decodeStrings: false })
@@ -123,12 +127,28 @@ class LineStream extends Writable {
     this.#emitStats = emitStats
   }
 
+  // thread-stream's loop calls this with each chunk it decoded. At the first, the
+  // bytes are read where they are from then on, and the loop, answered `false`,
+  // waits for a 'drain' that never comes.
+  override write (chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    const shared = this.#shared
+    if (shared !== undefined) {
+      this.#shared = undefined
+      if (typeof chunk === 'string' && shared.takeOver(chunk, (bytes) => this.#take(bytes), () => this.end())) return false
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback as () => void)
+  }
+
   override _write (chunk: string | Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.#reader.write(typeof chunk === 'string' ? chunk : chunk.toString())
+    this.#take(chunk)
+    callback()
+  }
+
+  #take (chunk: string | Buffer): void {
+    this.#reader.write(chunk)
     // With a spool, the chunk's records are written with those of the next millisecond
     // (at once if large): logger.flush() and the exit hooks write at once.
     this.#client.commitSoon()
-    callback()
   }
 
   override _final (callback: () => void): void {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { describe, test } from 'node:test'
 import pino from 'pino'
+import pino8 from 'pino8'
+import pino9 from 'pino9'
 import { freePort, range, startServer, waitFor } from './helpers.js'
 
 // `target: 'pino-websocket'` is resolved by package name from this file: the
@@ -46,6 +48,43 @@ describe('pino transport', () => {
       }
       assert.deepEqual(errors, [])
       assert.deepEqual(warnings, [], 'the keys pino adds to the options are not taken for unknown options')
+      await server.close()
+    })
+  }
+
+  test('12 MiB logged at once, in characters of 1 to 4 bytes, arrive whole and in order through thread-stream\'s 4 MiB of shared memory', async () => {
+    // The worker reads the bytes in thread-stream's shared memory (src/shared-memory.ts):
+    // the app's thread fills it, waits for the worker, starts again at 0 (three times
+    // here), and cuts its chunks wherever the buffer ends, inside a character too.
+    const server = await startServer({ format: 'json_lines' })
+    const transport = pino.transport({ target: 'pino-websocket', options: { port: server.port, format: 'json_lines' } })
+    const logger = pino(transport)
+    const count = 24_000
+    const text = (seq: number): string => 'é€😀'.repeat(1 + seq % 97) + 'a'.repeat(seq % 7)
+    for (const seq of range(count)) logger.info({ seq, text: text(seq) })
+    await waitFor(() => server.events.length >= count, `${count} records`, 60_000)
+    await endLogger(transport)
+    assert.equal(server.events.length, count)
+    for (const [i, { record }] of server.events.entries()) {
+      assert.equal(record.seq, i)
+      assert.equal(record.text, text(i))
+    }
+    await server.close()
+  })
+
+  // Each pino major brings its own thread-stream (2.x, 3.x, 4.x), whose shared memory
+  // the worker reads as bytes only where its protocol is known (4.2), as text elsewhere.
+  const majors: Array<[number, typeof pino]> = [[8, pino8 as unknown as typeof pino], [9, pino9 as unknown as typeof pino], [10, pino]]
+  for (const [major, make] of majors) {
+    test(`pino ${major}: 3000 records, multi-byte characters among them, arrive through its worker whole and in order`, async () => {
+      const server = await startServer({ format: 'json_lines' })
+      const transport = make.transport({ target: 'pino-websocket', options: { port: server.port, format: 'json_lines' } })
+      const logger = make(transport)
+      for (const seq of range(3000)) logger.info({ seq, text: 'é€😀'.repeat(seq % 50) })
+      await waitFor(() => server.events.length >= 3000, '3000 records')
+      await endLogger(transport)
+      assert.deepEqual(server.events.map((e) => e.record.seq), range(3000))
+      assert.ok(server.events.every(({ record }) => record.text === 'é€😀'.repeat((record.seq as number) % 50)))
       await server.close()
     })
   }
