@@ -79,22 +79,39 @@ describe('JSON lines', () => {
     }
   })
 
-  test('LineBuffer gives back exactly the lines, however the text is cut', () => {
+  test('LineBuffer gives back exactly the lines, however the text or its bytes are cut', () => {
     const text = LINES.join('\n') + '\nunfinished 日本'
-    for (const seed of [1, 2, 3, 4, 5]) {
+    const bytes = Buffer.from(text)
+    // Bytes: cut anywhere (inside a character too, as thread-stream's shared memory
+    // is), and cut after line feeds (the pieces read where they are, with no copy).
+    const cutBytes = (seed: number): Buffer[] => {
+      const pieces: Buffer[] = []
+      let at = 0
+      let state = seed
+      while (at < bytes.length) {
+        state = (state * 1103515245 + 12345) % 2147483648
+        const feed = bytes.indexOf(0x0a, at + (state % 150))
+        const end = seed % 2 === 0 && feed !== -1 ? feed + 1 : Math.min(bytes.length, at + 1 + (state % 97))
+        pieces.push(Buffer.from(bytes.subarray(at, end)))
+        at = end
+      }
+      return pieces
+    }
+    const cuts = [1, 2, 3, 4, 5].flatMap((seed) => [chunks(text, seed), cutBytes(seed)])
+    for (const [cut, pieces] of cuts.entries()) {
       const buffer = new LineBuffer()
       const got: string[] = []
-      for (const piece of chunks(text, seed)) {
-        const { bytes, end } = buffer.append(piece)
+      for (const piece of pieces) {
+        const { bytes: lines, end } = buffer.append(piece)
         let start = 0
         while (start < end) {
-          const stop = bytes.indexOf(0x0a, start)
-          got.push(bytes.toString('utf8', start, stop))
+          const stop = lines.indexOf(0x0a, start)
+          got.push(lines.toString('utf8', start, stop))
           start = stop + 1
         }
       }
       got.push(buffer.takeRest().toString())
-      assert.deepEqual(got, [...LINES, 'unfinished 日本'], `seed ${seed}`)
+      assert.deepEqual(got, [...LINES, 'unfinished 日本'], `cut ${cut}`)
     }
   })
 
