@@ -15,12 +15,15 @@ const INITIAL_CAPACITY = 64 * 1024
 const STRAIGHT_TO_BOUND = 1024 * 1024
 /**
  * A ring larger than this (grown through an outage) is given back when the
- * queue empties, unless the queue held more than STRAIGHT_TO_BOUND since it was
- * last empty: under steady load (large records, many in flight) the ring would
- * otherwise be given back and grown again at every emptying, and each write
- * into a fresh ring's pages costs a page fault.
+ * queue empties, once no stretch between emptyings has held more than
+ * LIGHT_PEAK for KEEP_RING_DELAY: a steady load whose backlog comes and goes
+ * (large records, many in flight, a slow moment of the server) would otherwise
+ * have its ring given back and grown again many times a second, each write into
+ * a fresh ring's pages a page fault.
  */
 const RELEASE_CAPACITY = 4 * 1024 * 1024
+const LIGHT_PEAK = 1024 * 1024
+const KEEP_RING_DELAY = 1000
 /** First number of records the index holds (a power of two); it doubles as needed. */
 const INITIAL_RECORDS = 1024
 /** An index larger than this is given back when the queue empties. */
@@ -58,8 +61,9 @@ export class RecordQueue {
   #base = 0
   #sentEnd = 0
   #bytes = 0
-  /** The most bytes held since the queue was last empty. */
+  /** The most bytes held since the queue was last empty, and when (Date.now()) it last emptied after holding more than LIGHT_PEAK. */
   #peak = 0
+  #heavyAt = 0
   /** Where the next record goes, and whether the records continue from offset 0. */
   #write = 0
   #wrapped = false
@@ -413,7 +417,11 @@ export class RecordQueue {
     this.#write = 0
     this.#wrapped = false
     this.#bytes = 0
-    if (this.#ring.length > RELEASE_CAPACITY && this.#peak <= STRAIGHT_TO_BOUND) this.#ring = Buffer.alloc(0)
+    if (this.#ring.length > RELEASE_CAPACITY) {
+      const now = Date.now()
+      if (this.#peak > LIGHT_PEAK) this.#heavyAt = now
+      else if (now - this.#heavyAt >= KEEP_RING_DELAY) this.#ring = Buffer.alloc(0)
+    }
     this.#peak = 0
   }
 }

@@ -222,20 +222,51 @@ describe('RecordQueue', () => {
     assert.equal(Buffer.concat(queue.takeBatch(Infinity, 0)).toString(), kept.join(''))
   })
 
-  test('a ring grown for an outage is kept while the load fills it, and given back once the queue empties after a light spell', () => {
+  test('a ring grown for an outage is kept while the load fills it now and then, and given back once the queue empties after a light second', (t) => {
     const queue = new RecordQueue(16 * 1024 * 1024, 1024, 'drop_oldest', () => {})
     const cycle = (records: number): void => {
       for (let i = 0; i < records; i++) queue.push('y'.repeat(1000))
       queue.takeBatch(Infinity, 0)
       queue.confirm(queue.sentEnd)
     }
-    // The outage's backlog, then load that holds more than 1 MiB at a time: the ring stays.
-    cycle(10_000)
-    assert.ok(queue.capacity >= 10_000_000)
-    cycle(2_000)
-    assert.ok(queue.capacity >= 10_000_000, 'not given back and grown again at every emptying')
-    // A light spell: at the next emptying the ring goes.
-    cycle(100)
-    assert.equal(queue.capacity, 0)
+    // Whether the ring is still the one grown for the outage, at each step (read
+    // under a mocked clock, asserted after it: a failing assertion under it hangs the runner).
+    const kept: Record<string, boolean> = {}
+    const look = (step: string): void => { kept[step] = queue.capacity >= 10_000_000 }
+    t.mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 })
+    try {
+      // The outage's backlog, then load that holds more than 1 MiB at a time.
+      cycle(10_000)
+      look('after the outage')
+      cycle(2_000)
+      look('after a heavy emptying')
+      // Light spells shorter than a second between heavy ones.
+      for (let i = 0; i < 5; i++) {
+        t.mock.timers.tick(600)
+        for (let j = 0; j < 50; j++) cycle(100)
+        look(`light spell ${i}`)
+        cycle(2_000)
+      }
+      // Then a light second.
+      t.mock.timers.tick(999)
+      cycle(100)
+      look('light for 999 ms')
+      t.mock.timers.tick(1)
+      cycle(100)
+      look('light for a second')
+    } finally {
+      t.mock.timers.reset()
+    }
+    assert.deepEqual(kept, {
+      'after the outage': true,
+      'after a heavy emptying': true,
+      'light spell 0': true,
+      'light spell 1': true,
+      'light spell 2': true,
+      'light spell 3': true,
+      'light spell 4': true,
+      'light for 999 ms': true,
+      'light for a second': false
+    })
   })
 })
