@@ -23,6 +23,12 @@ import { MODULE_URL } from './module-url.js'
 const SEQ_INDEX = 2
 const WRITE_INDEX = 4
 const READ_INDEX = 8
+/**
+ * The longest wait for the app's thread before the indexes are read again
+ * anyway: a notification missed (thread-stream's own loop polls too, every 10 s)
+ * costs at most this, well inside the 10 s its flushSync() waits for the reader.
+ */
+const WAIT_TIMEOUT = 1000
 
 /** The versions of thread-stream whose protocol is the one above. */
 export function knownProtocol (version: unknown): boolean {
@@ -105,7 +111,7 @@ export class SharedMemory {
     // -2: the worker failed; thread-stream's own handlers end it.
     if (end < 0) return
     if (end === current) {
-      const waiting = Atomics.waitAsync(state, SEQ_INDEX, seq)
+      const waiting = Atomics.waitAsync(state, SEQ_INDEX, seq, WAIT_TIMEOUT)
       if (waiting.async) void waiting.value.then(this.#read)
       else setImmediate(this.#read)
       return
