@@ -57,7 +57,10 @@ export interface Encoder {
    * until the next call (copy them). Throws when the record cannot be encoded.
    */
   encodeRecord (event: LogEvent | JsonEvent): Chunk
-  /** One message from encoded records, in parts that are joined in order (it may be one of them). */
+  /**
+   * One message from encoded records, in parts that are joined in order: one of
+   * them, or bytes valid until the next call (copy them to keep them).
+   */
   frame (parts: readonly Buffer[]): Buffer
   /**
    * An encoded record as one NDJSON line of the fallback file, which a replay
@@ -87,7 +90,6 @@ export interface LineSink {
   pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void
 }
 
-const OPEN_BRACKET = Buffer.from('[')
 const BACKSLASH_U = Buffer.from('\\u')
 const BACKSLASH = Buffer.from('\\')
 const CLOSE_BRACE = 0x7d
@@ -206,13 +208,26 @@ export function createEncoder (options: EncoderOptions): Encoder {
   }
 
   const overhead = isJsonArray ? 1 : 0
+  // A message of several parts (json's always: its brackets) is put together in
+  // one buffer kept from message to message: ws copies a message as it masks it,
+  // so a buffer made for each (pages the kernel must fault in and zero, in a VM
+  // at a high price) bought nothing.
+  let assembly = Buffer.allocUnsafeSlow(0)
 
   function frame (parts: readonly Buffer[]): Buffer {
-    if (!isJsonArray) return parts.length === 1 ? parts[0] : Buffer.concat(parts)
-    const message = Buffer.concat([OPEN_BRACKET, ...parts])
+    if (!isJsonArray && parts.length === 1) return parts[0]
+    let length = overhead
+    for (const part of parts) length += part.length
+    if (length > assembly.length) assembly = Buffer.allocUnsafeSlow(Math.max(length, assembly.length * 2))
+    let at = 0
+    if (isJsonArray) assembly[at++] = 0x5b /* [ */
+    for (const part of parts) {
+      assembly.set(part, at)
+      at += part.length
+    }
     // The last record's comma closes the array.
-    message[message.length - 1] = 0x5d /* ] */
-    return message
+    if (isJsonArray) assembly[at - 1] = 0x5d /* ] */
+    return assembly.subarray(0, at)
   }
 
   function fallbackLine (record: Chunk): string {

@@ -29,7 +29,7 @@ export function encodeMessages (events: Iterable<LogEvent>, options: Options = {
   const messages: Message[] = []
   const take = (): void => {
     const parts = queue.takeBatch(max, encoder.overhead)
-    // A message of one part may be a view of the queue's ring, which is reused.
+    // The message is a view of the queue's ring or of the encoder's buffer, both reused.
     messages.push({ binary: encoder.binary, data: Buffer.from(encoder.frame(parts)) })
     queue.confirm(queue.sentEnd)
   }
