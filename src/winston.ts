@@ -139,6 +139,9 @@ interface ThreadStreamMore {
   unref (): void
 }
 
+/** A batch of lines this long is handed to thread-stream at once (see WorkerEngine's #batch). */
+const BATCH_CHARS = 64 * 1024
+
 /**
  * The module thread-stream's worker loads: pino's transport, which reads
  * `headed` lines when told it serves winston. Sources run under a TypeScript
@@ -178,6 +181,15 @@ class WorkerEngine implements Engine, ExitAware {
   /** Records dropped here, and those of them not yet said in a `drop` event. */
   #dropped = 0
   #unsaid = 0
+  /**
+   * Lines logged in the app's current run of synchronous code, handed to
+   * thread-stream in one write when it ends (process.nextTick), or sooner (a
+   * large batch, a flush, a close, the exit): thread-stream pays a copy and two
+   * atomic updates of its indexes per write, whatever its size.
+   */
+  #batch = ''
+  #batchLines = 0
+  #batchQueued = false
 
   constructor (options: Record<string, unknown>, resolved: ResolvedOptions, emit: (name: keyof ClientEvents, payload: unknown) => void) {
     this.#resolved = resolved
@@ -206,13 +218,30 @@ class WorkerEngine implements Engine, ExitAware {
       this.#replacement.write(line)
       return
     }
-    if (this.#backlog > this.#resolved.maxQueueBytes) {
+    if (this.#backlog + this.#batch.length > this.#resolved.maxQueueBytes) {
       this.#drop()
       return
     }
     this.#lines++
     this.#early?.push(line)
-    if (!this.#stream.write(line)) this.#backlog += line.length
+    this.#batch += line
+    this.#batchLines++
+    if (this.#batch.length >= BATCH_CHARS) {
+      this.#handOver()
+    } else if (!this.#batchQueued) {
+      this.#batchQueued = true
+      process.nextTick(this.#handOver)
+    }
+  }
+
+  /** The batch to thread-stream (see #batch). */
+  readonly #handOver = (): void => {
+    this.#batchQueued = false
+    const batch = this.#batch
+    if (batch === '' || this.#replacement !== undefined) return
+    this.#batch = ''
+    this.#batchLines = 0
+    if (!this.#stream.write(batch)) this.#backlog += batch.length
   }
 
   /** One record given up on the app's thread: counted at once, said once the app's turn ends (one event for a burst). */
@@ -250,6 +279,7 @@ class WorkerEngine implements Engine, ExitAware {
 
   flush (): Promise<void> {
     if (this.#replacement !== undefined) return this.#replacement.flush()
+    this.#handOver()
     return new Promise((resolve) => this.#stream.flush(() => resolve()))
   }
 
@@ -269,6 +299,7 @@ class WorkerEngine implements Engine, ExitAware {
       return this.#replacement.close()
     }
     if (stream.destroyed) return
+    this.#handOver()
     try {
       // What is written is read by the worker (a wait of the worker's read, as pino's
       // flushSync), so the close below comes after every record.
@@ -297,6 +328,7 @@ class WorkerEngine implements Engine, ExitAware {
     // A close under way included: thread-stream's end() then waits for it.
     if (this.#stream.destroyed) return
     try {
+      this.#handOver()
       this.#stream.ref()
       this.#stream.flushSync()
       this.#stream.end()
@@ -310,6 +342,12 @@ class WorkerEngine implements Engine, ExitAware {
     if (this.#replacement !== undefined) return
     const replacement = new AppThreadEngine(this.#resolved, this.#emit)
     this.#replacement = replacement
+    // Lines not handed over yet go to the replacement: with the early ones when the
+    // worker never started (they are among them), on their own when it died.
+    const batch = this.#batch
+    this.#lines -= this.#batchLines
+    this.#batch = ''
+    this.#batchLines = 0
     const early = this.#early
     this.#early = undefined
     let message = `the worker thread failed (${error.message}); records are sent from the app's thread from now on`
@@ -328,6 +366,7 @@ class WorkerEngine implements Engine, ExitAware {
         this.#emit('drop', { reason: 'shutdown', count: lost, error: error.message })
         message += `; ${lost} record(s) it held are lost`
       }
+      if (batch !== '') replacement.write(batch)
     }
     const warning: Warning = { code: 'PINO_WS_WARN_WORKER_FAILED', message }
     this.#emit('warn', warning)
