@@ -188,7 +188,6 @@ class WorkerEngine implements Engine, ExitAware {
    * atomic updates of its indexes per write, whatever its size.
    */
   #batch = ''
-  #batchLines = 0
   #batchQueued = false
 
   constructor (options: Record<string, unknown>, resolved: ResolvedOptions, emit: (name: keyof ClientEvents, payload: unknown) => void) {
@@ -225,7 +224,6 @@ class WorkerEngine implements Engine, ExitAware {
     this.#lines++
     this.#early?.push(line)
     this.#batch += line
-    this.#batchLines++
     if (this.#batch.length >= BATCH_CHARS) {
       this.#handOver()
     } else if (!this.#batchQueued) {
@@ -240,7 +238,6 @@ class WorkerEngine implements Engine, ExitAware {
     const batch = this.#batch
     if (batch === '' || this.#replacement !== undefined) return
     this.#batch = ''
-    this.#batchLines = 0
     if (!this.#stream.write(batch)) this.#backlog += batch.length
   }
 
@@ -344,10 +341,10 @@ class WorkerEngine implements Engine, ExitAware {
     this.#replacement = replacement
     // Lines not handed over yet go to the replacement: with the early ones when the
     // worker never started (they are among them), on their own when it died.
+    // Each line ends with its one line feed (see winstonLine).
     const batch = this.#batch
-    this.#lines -= this.#batchLines
+    this.#lines -= batch.split('\n').length - 1
     this.#batch = ''
-    this.#batchLines = 0
     const early = this.#early
     this.#early = undefined
     let message = `the worker thread failed (${error.message}); records are sent from the app's thread from now on`
