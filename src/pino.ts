@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream'
-import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { isMainThread, parentPort } from 'node:worker_threads'
 import { Client, type ClientEvents, type Stats } from './client.js'
 import { NdjsonReader, type LineFraming } from './ndjson.js'
-import { sharedMemory, type SharedMemory } from './shared-memory.js'
+import { sharedMemory, threadStreamData, type SharedMemory } from './shared-memory.js'
 import { STATS_INTERVAL, WINSTON_CLOSE, WINSTON_CLOSED, WINSTON_WORKER } from './worker-protocol.js'
 import { resolveOptions, type Options } from './options.js'
 import { emitProcessWarning, printingExitNow, type Warning } from './warnings.js'
@@ -189,11 +189,6 @@ function pinoConfig (): Promise<PinoConfig> {
       resolve(message.config ?? {})
     })
   })
-}
-
-/** What thread-stream puts in its worker's data. */
-function threadStreamData (): { pinoWillSendConfig?: boolean, $context?: { threadStreamVersion?: string } } | undefined {
-  return (workerData as { workerData?: ReturnType<typeof threadStreamData> } | null)?.workerData
 }
 
 /**

@@ -35,11 +35,22 @@ export function knownProtocol (version: unknown): boolean {
   return typeof version === 'string' && /^4\.2\.\d+$/.test(version)
 }
 
+/** What thread-stream puts in its worker's data: its own, and around it the target's (see threadStreamData). */
 interface ThreadStreamWorkerData {
   filename?: unknown
   dataBuf?: unknown
   stateBuf?: unknown
-  workerData?: { $context?: { threadStreamVersion?: unknown } }
+  workerData?: TargetData
+}
+
+interface TargetData {
+  pinoWillSendConfig?: boolean
+  $context?: { threadStreamVersion?: string }
+}
+
+/** The data thread-stream passes the worker's module: the target's options, pino's and thread-stream's keys among them. */
+export function threadStreamData (): TargetData | undefined {
+  return (workerData as ThreadStreamWorkerData | null)?.workerData
 }
 
 /**
@@ -53,7 +64,7 @@ export function sharedMemory (): SharedMemory | undefined {
   if (data === null || typeof data !== 'object') return undefined
   const { filename, dataBuf, stateBuf } = data
   if (!(dataBuf instanceof SharedArrayBuffer) || !(stateBuf instanceof SharedArrayBuffer) || stateBuf.byteLength < (READ_INDEX + 1) * 4) return undefined
-  if (!knownProtocol(data.workerData?.$context?.threadStreamVersion)) return undefined
+  if (!knownProtocol(threadStreamData()?.$context?.threadStreamVersion)) return undefined
   // The worker's module is this build's (index.js or pino.js beside this file).
   if (typeof filename !== 'string' || new URL('.', filename).href !== new URL('.', MODULE_URL).href) return undefined
   if (typeof Atomics.waitAsync !== 'function') return undefined
