@@ -248,6 +248,88 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
     assert.ok(taken > 10_000 && copied > 2_000, `taken ${taken}, printed back as written ${copied}`)
   })
 
+  test('fuzzed: one codec takes lines of a few shapes in turn, each byte for byte the parse path\'s', () => {
+    // The codec keeps the shape of a line it wrote (keys, kinds, which members fed
+    // GELF's own fields) and copies the names of the next line of that shape. Lines
+    // here mostly repeat a shape, with values that change a member's kind, collide
+    // once flattened, or no longer feed short_message, host, timestamp or level.
+    const random = prng(0x5eed)
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
+    const SHAPES = [
+      ['level', 'time', 'pid', 'hostname', 'reqId', 'req', 'res', 'msg'],
+      ['level', 'time', 'msg', 'a_b', 'a', 'id', 'tags', 'err'],
+      ['time', 'level', 'host', 'message', 'short_message', 'x.y', 'n', 'hostname']
+    ]
+    const NESTED = ['method', 'url', 'b', 'statusCode', 'id']
+    const TEXTS = ['', ' ', 'hi', 'web-1', 'héllo 日本 🎉', 'a"b', 'info', 'warn', 'x', 'a long enough value to be looked at natively']
+    const usual: Record<string, number> = {}
+    const value = (key: string, depth: number): unknown => {
+      // Most values keep the kind their key usually has, so most lines keep their shape.
+      // GELF's own fields are strings (a line where they are not is the parse path's).
+      usual[key] ??= ['msg', 'message', 'short_message', 'host', 'hostname'].includes(key) ? 0 : Math.floor(random() * 4)
+      const kind = random() < 0.97 ? usual[key] : Math.floor(random() * 7)
+      switch (kind) {
+        case 0: return pick(TEXTS)
+        case 1: return pick([0, 7, 30, 12.5, -1, 1e21, 0.1])
+        case 2: return depth > 1 ? null : Object.fromEntries(NESTED.slice(0, random() < 0.97 ? 3 : Math.floor(random() * 5)).map((nested) => [random() < 0.01 ? 'stack' : nested, value(`${key}.${nested}`, depth + 1)]))
+        case 3: return pick([true, false])
+        case 4: return null
+        case 5: return {}
+        default: return [1, 'two', { three: 3 }]
+      }
+    }
+    const encoder = createEncoder(resolveEncoderOptions({ format: 'gelf' }))
+    const reference = createEncoder(resolveEncoderOptions({ format: 'gelf' }))
+    let out = ''
+    const sink = {
+      pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() },
+      pushSpliced: () => { throw new Error('GELF does not splice') }
+    }
+    let taken = 0
+    let shape = SHAPES[0]
+    for (let i = 0; i < 20_000; i++) {
+      // Runs of lines of one shape, and lines of other shapes between them.
+      if (random() < 0.2) shape = pick(SHAPES)
+      const record: Record<string, unknown> = {}
+      for (const key of shape) {
+        if (key === 'time') record.time = 1700000000000 + i
+        else if (key === 'level') record.level = random() < 0.9 ? 30 : pick([40, 'info', 'x', null])
+        else record[key] = value(key, 0)
+      }
+      const line = JSON.stringify(record)
+      // Now and then an event time that is not the line's: its `time` is then an additional field.
+      const epoch = random() < 0.9 ? 1700000000000 + i : 1700000000000 - i
+      const bytes = Buffer.from(line)
+      if (!encoder.lineCodec!.take(epoch, bytes, 0, bytes.length, sink)) continue
+      taken++
+      assert.equal(out, reference.encodeRecord({ time: timeFromEpoch(epoch), json: line }), line)
+    }
+    assert.ok(taken > 5000, `only ${taken} of 20 000 lines transcoded`)
+  })
+
+  test('a line after one of another tree is written with its own names', () => {
+    // Each pair: the codec keeps the first line's shape, then meets a line with the
+    // same keys in another place, a key that begins like the shape's, or fewer members.
+    const pairs = [
+      ['{"level":30,"time":1,"req":{"method":"GET"},"url":"/a"}', '{"level":30,"time":1,"req":{"method":"GET","url":"/a"}}'],
+      ['{"level":30,"time":1,"req":{"method":"GET","url":"/a"}}', '{"level":30,"time":1,"req":{"method":"GET"},"url":"/a"}'],
+      ['{"level":30,"time":1,"req":"x","res":1}', '{"level":30,"time":1,"reqId":"x","res":1}'],
+      ['{"level":30,"time":1,"reqId":"x","res":1}', '{"level":30,"time":1,"req":"x","res":1}'],
+      ['{"level":30,"time":1,"a":1,"b":{"c":2}}', '{"level":30,"time":1,"a":1}'],
+      ['{"level":30,"time":1,"a":{"b":1},"c":2}', '{"level":30,"time":1,"a":{},"b":1,"c":2}']
+    ]
+    for (const [first, second] of pairs) {
+      const encoder = createEncoder(resolveEncoderOptions({ format: 'gelf' }))
+      for (const line of [first, second, first, second]) {
+        const bytes = Buffer.from(line)
+        let out: string | undefined
+        const sink = { pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() }, pushSpliced: () => {} }
+        assert.ok(encoder.lineCodec!.take(1, bytes, 0, bytes.length, sink), line)
+        assert.equal(out, parsed(line), `${line} after ${line === first ? second : first}`)
+      }
+    }
+  })
+
   test('a level named like an Object method is no level', () => {
     assert.equal(syslogLevel('constructor'), undefined)
     assert.equal(syslogLevel('toString'), undefined)

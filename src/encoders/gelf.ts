@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { hostname } from 'node:os'
 import { formatDouble, parseTime, timeFromEpoch, type EventTime } from './dates.js'
+import { copyWords, stringStop, wholeView } from './words.js'
 
 /** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
 export interface GelfKeys {
@@ -243,6 +244,16 @@ const NULL = 4
 const OBJECT = 5
 const EMPTY_OBJECT = 6
 const ARRAY = 7
+/** What a member's kind makes of its name: none (null), a parent's (an object), or a field's (any other value). */
+function role (kind: number): number {
+  return kind === NULL ? 0 : kind === OBJECT ? 1 : 2
+}
+/**
+ * Lines in a row of other shapes before the last one's is kept instead: lines
+ * of a few shapes in turn do not pay for keeping one at every line, and one
+ * shape among others stays kept.
+ */
+const KEEP_AFTER = 8
 /** Members of one line indexed at most; a line with more is parsed. */
 const MAX_MEMBERS = 1024
 const UNDERSCORE = 0x5f
@@ -324,22 +335,65 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
   let last = 0
   let out = Buffer.allocUnsafeSlow(16 * 1024)
   let pos = 0
+  // Word views of the line's memory (`srcBase` is the line's offset in it) and of the output.
+  let srcView = wholeView(out)
+  let srcBase = 0
+  let outView = wholeView(out)
   let names = Buffer.allocUnsafeSlow(1024)
   /** The name of the object each depth is in: its length in `names`, and its hash. */
   const parentLength = new Int32Array(MAX_DEPTH)
   const parentHash = new Int32Array(MAX_DEPTH)
   let timestampEpoch = Number.NaN
   let timestamp = Buffer.alloc(0)
+  /** Where each member's name (`,"_a_b":`) was written in the output, and its length (-1: not written). */
+  const nameAt = new Int32Array(MAX_MEMBERS)
+  const nameLength = new Int32Array(MAX_MEMBERS)
+
+  // The shape of a line transcoded before: its members' depths, keys (with their
+  // hashes, and which special keys they are) and roles, which of them fed GELF's
+  // own fields, and the names written. The lines of one logger mostly share a
+  // shape; a line of the same shape has the same names, none of which collide,
+  // so its keys are matched byte for byte instead of hashed, and its names are
+  // copied instead of built and checked. `shaped`: the line so far is the shape's
+  // (a line that ends sooner is the shape's beginning, with the same names).
+  let shapeCount = -1
+  let shaped = false
+  /** Lines in a row not of the shape (see KEEP_AFTER). */
+  let misses = 0
+  const shapeDepth = new Int32Array(MAX_MEMBERS)
+  const shapeRole = new Uint8Array(MAX_MEMBERS)
+  const shapeHash = new Int32Array(MAX_MEMBERS)
+  const shapePower = new Int32Array(MAX_MEMBERS)
+  const shapeSpecial = new Int32Array(MAX_MEMBERS)
+  const shapeKeyAt = new Int32Array(MAX_MEMBERS)
+  const shapeKeyLength = new Int32Array(MAX_MEMBERS)
+  const shapeNameAt = new Int32Array(MAX_MEMBERS)
+  const shapeNameLength = new Int32Array(MAX_MEMBERS)
+  let shapeKeys = Buffer.allocUnsafeSlow(1024)
+  let shapeKeysView = wholeView(shapeKeys)
+  let shapeNames = Buffer.allocUnsafeSlow(1024)
+  let shapeNamesView = wholeView(shapeNames)
+  /** The members that fed short_message, host, timestamp and level (-1: none), in the line and in the shape. */
+  const fed = new Int32Array(4)
+  const shapeFed = new Int32Array(4)
 
   return function jsonToGelf (epoch, json, start, end) {
+    if (json.buffer !== srcView.buffer) srcView = wholeView(json)
+    srcBase = json.byteOffset
     src = json
     last = end
     members = 0
     keyCount = 0
     specialMember.fill(-1)
     nestedStack = false
-    if (json[start] !== 0x7b /* { */ || object(start, 0, -1) !== end) return undefined
-    return emit(epoch)
+    shaped = shapeCount !== -1
+    if (json[start] !== 0x7b /* { */ || object(start, 0, -1) !== end || !header(epoch)) return undefined
+    // short_message's member is the shape's when the roles are (the first of its keys not null).
+    if (shaped && fed[1] === shapeFed[1] && fed[2] === shapeFed[2] && fed[3] === shapeFed[3]) {
+      misses = 0
+      return shapedMembers()
+    }
+    return namedMembers()
   }
 
   /** A member's key equals `key`. */
@@ -369,16 +423,17 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
     return src[from] === 0x2d ? -value : value
   }
 
-  function emit (epoch: number): Uint8Array | undefined {
+  /** GELF's own fields, from the members that feed them (noted in `fed`); false when the line is the parse path's. */
+  function header (epoch: number): boolean {
     // An error's stack would become full_message: left to the parse path, as is a timestamp key.
-    if (nestedStack) return undefined
-    for (let i = DECLINED; i < specialKeys.length; i++) if (specialMember[i] !== -1) return undefined
+    if (nestedStack) return false
+    for (let i = DECLINED; i < specialKeys.length; i++) if (specialMember[i] !== -1) return false
     const full = specialMember[FULL]
-    if (full !== -1 && kindOf[full] !== NULL) return undefined
+    if (full !== -1 && kindOf[full] !== NULL) return false
     const short = firstPresent(0, HOSTS)
-    if (short !== -1 && kindOf[short] !== STRING) return undefined
+    if (short !== -1 && kindOf[short] !== STRING) return false
     const host = firstPresent(HOSTS, FULL)
-    if (host !== -1 && kindOf[host] !== STRING) return undefined
+    if (host !== -1 && kindOf[host] !== STRING) return false
     const hostConsumed = host !== -1 && valueEnd[host] - valueStart[host] > 2
     let shortVisible = false
     if (short !== -1) {
@@ -389,7 +444,7 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
         else if (byte !== 0x20) shortVisible = true
       }
       // Only Unicode whitespace and spaces: what String#trim takes is the parse path's to judge.
-      if (high && !shortVisible) return undefined
+      if (high && !shortVisible) return false
     }
     const time = specialMember[TIME]
     const timeConsumed = time !== -1 && kindOf[time] === NUMBER && numberOf(time) === epoch
@@ -423,6 +478,19 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       out[pos++] = 0x30 + level
     }
 
+    fed[0] = short
+    fed[1] = hostConsumed ? host : -1
+    fed[2] = timeConsumed ? time : -1
+    fed[3] = level !== undefined ? levelMember : -1
+    return true
+  }
+
+  /** The members of a line of another shape: names built and checked for collisions. */
+  function namedMembers (): Uint8Array | undefined {
+    const fedShort = fed[0]
+    const fedHost = fed[1]
+    const fedTime = fed[2]
+    const fedLevel = fed[3]
     stamp = (stamp + 1) >>> 0
     if (stamp === 0) {
       nameStamps.fill(0)
@@ -431,9 +499,9 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
     parentLength[0] = 0
     parentHash[0] = 0
     for (let member = 0; member < members; member++) {
+      nameLength[member] = -1
       const depth = depthOf[member]
-      if (depth === 0 && (member === short || (member === host && hostConsumed) ||
-        (member === time && timeConsumed) || (member === levelMember && level !== undefined))) continue
+      if (depth === 0 && (member === fedShort || member === fedHost || member === fedTime || member === fedLevel)) continue
       const kind = kindOf[member]
       if (kind === NULL) continue
       // The name is the parent's, `_` and the key; its hash composes theirs (see nameHash).
@@ -461,22 +529,102 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       for (let i = 0; i < parent; i++) target[at++] = names[i]
       target[at++] = UNDERSCORE
       if (id) target[at++] = UNDERSCORE
+      nameAt[member] = pos
+      nameLength[member] = at - pos + valueStart[member] - from
       pos = at
-      // `key":`, as the line has it.
-      copy(from, valueStart[member])
-      if (!value(kind, valueStart[member], valueEnd[member])) return undefined
+      // `key":` and a string, as the line has them.
+      if (kind === STRING) {
+        copy(from, valueEnd[member])
+      } else {
+        copy(from, valueStart[member])
+        if (!value(kind, valueStart[member], valueEnd[member])) return undefined
+      }
     }
+    if (shapeCount === -1 || ++misses >= KEEP_AFTER) keepShape()
+    return end()
+  }
+
+  /** The members of a line of the kept shape: its names copied, then the line's values. */
+  function shapedMembers (): Uint8Array | undefined {
+    for (let member = 0; member < members; member++) {
+      const length = shapeNameLength[member]
+      if (length === -1) continue
+      const from = valueStart[member]
+      const to = valueEnd[member]
+      room(length + 2 * (to - from) + 32)
+      copyWords(shapeNamesView, shapeNameAt[member], outView, pos, length)
+      pos += length
+      if (!value(kindOf[member], from, to)) return undefined
+    }
+    return end()
+  }
+
+  function end (): Uint8Array {
     out[pos++] = 0x7d /* } */
     out[pos++] = 0x0a
     return out.subarray(0, pos)
   }
 
+  /** Keep the shape of the line just written (see shapeCount). */
+  function keepShape (): void {
+    let keyBytes = 0
+    let nameBytes = 0
+    for (let member = 0; member < members; member++) {
+      keyBytes += keyEnd[member] - keyStart[member]
+      if (nameLength[member] > 0) nameBytes += nameLength[member]
+    }
+    if (shapeKeys.length < keyBytes) {
+      shapeKeys = Buffer.allocUnsafeSlow(keyBytes * 2)
+      shapeKeysView = wholeView(shapeKeys)
+    }
+    if (shapeNames.length < nameBytes) {
+      shapeNames = Buffer.allocUnsafeSlow(nameBytes * 2)
+      shapeNamesView = wholeView(shapeNames)
+    }
+    shapeSpecial.fill(0, 0, members)
+    for (let i = 0; i < specialMember.length; i++) if (specialMember[i] !== -1) shapeSpecial[specialMember[i]] |= 1 << i
+    let keyAt = 0
+    let namesAt = 0
+    for (let member = 0; member < members; member++) {
+      shapeDepth[member] = depthOf[member]
+      shapeRole[member] = role(kindOf[member])
+      shapeHash[member] = keyHash[member]
+      shapePower[member] = keyPower[member]
+      shapeKeyAt[member] = keyAt
+      const keyLength = keyEnd[member] - keyStart[member]
+      shapeKeyLength[member] = keyLength
+      copyWords(srcView, srcBase + keyStart[member], shapeKeysView, keyAt, keyLength)
+      keyAt += keyLength
+      const length = nameLength[member]
+      shapeNameLength[member] = length
+      if (length === -1) continue
+      shapeNameAt[member] = namesAt
+      copyWords(outView, nameAt[member], shapeNamesView, namesAt, length)
+      namesAt += length
+    }
+    shapeFed.set(fed)
+    shapeCount = members
+    misses = 0
+  }
+
+  /** The line's key at `from` is the kept shape's key of `member`, at the same depth. */
+  function sameKey (from: number, member: number, depth: number): boolean {
+    if (member >= shapeCount || shapeDepth[member] !== depth) return false
+    const length = shapeKeyLength[member]
+    if (from + length >= last || src[from + length] !== QUOTE) return false
+    const at = shapeKeyAt[member]
+    const view = srcView
+    const base = srcBase + from
+    const keys = shapeKeysView
+    let i = 0
+    for (; i + 4 <= length; i += 4) if (view.getUint32(base + i) !== keys.getUint32(at + i)) return false
+    for (; i < length; i++) if (view.getUint8(base + i) !== keys.getUint8(at + i)) return false
+    return true
+  }
+
   /** Write a member's value as the parse path would; false when it would not be the same. */
   function value (kind: number, from: number, to: number): boolean {
     switch (kind) {
-      case STRING:
-        copy(from, to)
-        return true
       case NUMBER: {
         if (printsAsItself(from, to)) {
           copy(from, to)
@@ -495,8 +643,11 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       case EMPTY_OBJECT:
         pos += out.write('"{}"', pos, 'latin1')
         return true
-      default: // ARRAY: its JSON text, as a string
+      case ARRAY: // its JSON text, as a string
         quoted(from, to)
+        return true
+      default: // STRING
+        copy(from, to)
         return true
     }
   }
@@ -539,6 +690,7 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
     const larger = Buffer.allocUnsafeSlow(Math.max(pos + bytes, out.length * 2))
     out.copy(larger, 0, 0, pos)
     out = larger
+    outView = wholeView(out)
   }
 
   function put (bytes: Buffer): void {
@@ -547,16 +699,13 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
   }
 
   function copy (from: number, to: number): void {
-    // A call into C++ costs about as much as copying 30 bytes here.
-    if (to - from > 48) {
+    // A call into C++ costs about as much as copying 100 bytes a word at a time.
+    if (to - from > 96) {
       pos += src.copy(out, pos, from, to)
       return
     }
-    const bytes = src
-    const target = out
-    let at = pos
-    for (let i = from; i < to; i++) target[at++] = bytes[i]
-    pos = at
+    copyWords(srcView, srcBase + from, outView, pos, to - from)
+    pos += to - from
   }
 
   /**
@@ -578,19 +727,32 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       const from = at + 1
       let hash = 0
       let power = 1
-      at = from
-      for (;;) {
-        if (at >= last) return -1
-        const byte = src[at]
-        if (byte === QUOTE) break
-        if (indexed ? NAME_BYTES[byte] === 0 : byte < 0x20 || byte >= 0x80) return -1
-        hash = (Math.imul(hash, HASH_BASE) + byte) | 0
-        power = Math.imul(power, HASH_BASE)
-        at++
+      // The kept shape's member this key is; every key before it in the line was
+      // the shape's too, so this object's keys so far are the shape's: no key twice.
+      let known = -1
+      if (indexed && shaped) {
+        if (sameKey(from, members, depth)) known = members
+        else shaped = false
       }
-      // An empty key, or one JSON.parse would put first (an array index): parsed.
-      if (at === from || (src[from] >= 0x30 && src[from] <= 0x39)) return -1
-      for (let i = keysFrom; i < keyCount; i++) if (keyStack[i] === hash) return -1
+      if (known !== -1) {
+        at = from + shapeKeyLength[known]
+        hash = shapeHash[known]
+        power = shapePower[known]
+      } else {
+        at = from
+        for (;;) {
+          if (at >= last) return -1
+          const byte = src[at]
+          if (byte === QUOTE) break
+          if (indexed ? NAME_BYTES[byte] === 0 : byte < 0x20 || byte >= 0x80) return -1
+          hash = (Math.imul(hash, HASH_BASE) + byte) | 0
+          power = Math.imul(power, HASH_BASE)
+          at++
+        }
+        // An empty key, or one JSON.parse would put first (an array index): parsed.
+        if (at === from || (src[from] >= 0x30 && src[from] <= 0x39)) return -1
+        for (let i = keysFrom; i < keyCount; i++) if (keyStack[i] === hash) return -1
+      }
       if (keyCount === MAX_MEMBERS) return -1
       keyStack[keyCount++] = hash
       if (src[at + 1] !== 0x3a /* : */) return -1
@@ -603,7 +765,11 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
         keyEnd[member] = at
         keyHash[member] = hash
         keyPower[member] = power
-        if (depth === 0) {
+        if (known !== -1) {
+          // The shape's line was written: no error's stack one level down.
+          const special = shapeSpecial[known]
+          if (special !== 0) for (let i = 0; i < specialMember.length; i++) if ((special & (1 << i)) !== 0) specialMember[i] = member
+        } else if (depth === 0) {
           for (let i = 0; i < specialHash.length; i++) if (specialHash[i] === hash && keyIs(member, specialKeys[i])) specialMember[i] = member
         } else if (depth === 1 && hash === STACK_HASH && keyIs(member, specialKeys[DECLINED])) {
           nestedStack = true
@@ -612,7 +778,10 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       }
       at = member === -2 ? element(at + 2, depth + 1) : memberValue(at + 2, depth + 1, member)
       if (at === -1) return -1
-      if (member !== -2) valueEnd[member] = at
+      if (member !== -2) {
+        valueEnd[member] = at
+        if (known !== -1 && role(kindOf[member]) !== shapeRole[known]) shaped = false
+      }
       const byte = src[at]
       if (byte === 0x2c /* , */) {
         at++
@@ -687,8 +856,8 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
    * A string with no escape (the reader offers no line with a backslash) and
    * no control character, in valid UTF-8. Its first RUN bytes are looked at one
    * by one; a longer string's closing quote is found natively (with no
-   * backslash, the next quote closes it), the bytes before it checked in a
-   * tighter loop, and its UTF-8 natively, once, if it has any byte past ASCII.
+   * backslash, the next quote closes it), the bytes after those checked four at
+   * a time, and its UTF-8 natively, once, if it has any byte past ASCII.
    */
   function string (at: number): number {
     const bytes = src
@@ -707,13 +876,20 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
     if (bytes[i] !== QUOTE) {
       const close = bytes.indexOf(QUOTE, i)
       if (close === -1 || close >= end) return -1
+      const view = srcView
+      const base = srcBase
+      for (; i + 4 <= close; i += 4) {
+        const word = view.getUint32(base + i, true)
+        if (stringStop(word) !== 0) return -1
+        high |= word
+      }
       for (; i < close; i++) {
         const byte = bytes[i]
         if (byte < 0x20 || byte === 0x5c) return -1
         high |= byte
       }
     }
-    if (high >= 0x80 && !isUtf8(bytes.subarray(from, i))) return -1
+    if ((high & 0x80808080) !== 0 && !isUtf8(bytes.subarray(from, i))) return -1
     return i + 1
   }
 
