@@ -4,6 +4,7 @@
 // baselines, the end of the run).
 import { once } from 'node:events'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import pino from 'pino'
@@ -23,6 +24,7 @@ const kase = given.replace(/@(loop|steady)$/, '')
 const count = Number(countText)
 const port = Number(portText)
 const record = RECORDS[size]
+const here = new URL('.', import.meta.url).pathname
 const now = () => performance.timeOrigin + performance.now()
 // pino unrefs its worker: without this, awaiting the transport's 'close' would let the process end first.
 const keepAlive = setInterval(() => {}, 1000)
@@ -65,8 +67,8 @@ const { level: _level, time: _time, pid, hostname, ...fields } = record
 const BURST = 100
 const turn = () => new Promise(setImmediate)
 
-async function pinoRun (transport) {
-  const logger = pino({ base: { pid, hostname } }, transport)
+async function pinoRun (transport, make = pino) {
+  const logger = make({ base: { pid, hostname } }, transport)
   await once(transport, 'ready')
   const warm = steady ? Math.floor(count / 5) : 0
   for (let i = 0; i < warm; i++) {
@@ -106,6 +108,19 @@ if (kase === 'pino-file') {
   await once(transport, 'close')
   if (spool !== undefined) rmSync(dirname(spool), { recursive: true, force: true })
   report({ start })
+} else if (kase.startsWith('noop-')) {
+  // The transport base (see bench/noop-transport.mjs), through one pino major's worker:
+  // `noop-abstract-pino8` is a no-op on the pino-abstract-transport pino 8 ships with.
+  const [, base, major] = /^noop-(abstract|raw)-(pino8|pino9|pino10)$/.exec(kase)
+  // pino 8 and 9 are installed under npm aliases (devDependencies pino8, pino9).
+  const name = major === 'pino10' ? 'pino' : major
+  const { default: logger } = await import(name)
+  const abstract = base === 'raw' ? undefined : createRequire(createRequire(import.meta.url).resolve(`${name}/package.json`)).resolve('pino-abstract-transport')
+  const transport = logger.transport({ target: here + 'noop-transport.mjs', options: { abstract } })
+  const { start } = await pinoRun(transport, logger)
+  transport.end()
+  await once(transport, 'close')
+  report({ start, done: now() })
 } else if (kase === 'raw-ws') {
   // The network ceiling: records pre-encoded as json_lines, sent as 64 KiB messages.
   const events = Array.from({ length: count }, (_, i) => ({ time: { sec: 1700000000, nsec: 0 }, record: i === count - 1 ? { ...record, msg: 'END' } : record }))

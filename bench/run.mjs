@@ -22,7 +22,7 @@ const ALL_COUNTS = quick ? { '100B': 20_000, '250B': 20_000, '4KiB': 2_000 } : {
 const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf',
   'pino-ws-json_lines@raw', 'pino-ws-msgpack@raw', 'winston-stream', 'winston-ws',
   // `@loop`: the producer logs every record in one synchronous loop instead of bursts.
-  'pino-file@loop', 'pino-socket@loop', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop',
+  'pino-file@loop', 'pino-socket@loop', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop', 'pino-ws-json@loop', 'pino-ws-gelf@loop',
   // `+spool`: with the durable spool on (issue 20), set beside the same case without it.
   'pino-ws-json_lines+spool', 'pino-ws-msgpack+spool', 'pino-ws-json_lines+spool@loop', 'pino-ws-msgpack+spool@loop', 'winston-ws+spool',
   // `+app`: winston's engine on the app's thread (`worker: false`), beside the worker that is its default.
@@ -60,9 +60,10 @@ function deadline (promise, ms, what, child) {
 
 async function runCase (kase, size, count, ws, tcp, raw) {
   const base = kase.replace(/@\w+$/, '')
-  const target = base === 'pino-socket' ? tcp : kase.endsWith('@raw') ? raw : ws
-  const ended = base === 'pino-file' || base === 'winston-stream' ? null : target.next()
-  const producer = start('producer.mjs', [/@(loop|steady)$/.test(kase) ? kase : base, size, String(count), String(target.port)])
+  // The /dev/null baselines and the transport base's no-ops have no receiver: their run ends in the producer.
+  const target = base === 'pino-file' || base === 'winston-stream' || base.startsWith('noop-') ? null : base === 'pino-socket' ? tcp : kase.endsWith('@raw') ? raw : ws
+  const ended = target === null ? null : target.next()
+  const producer = start('producer.mjs', [/@(loop|steady)$/.test(kase) ? kase : base, size, String(count), String(target?.port ?? 0)])
   const what = `${size} ${kase}`
   const result = await deadline(producer.next(), 120_000, what, producer.child)
   await once(producer.child, 'exit')
@@ -221,10 +222,38 @@ function steadyTable () {
   }))))
 }
 
+// The transport base: pino-websocket's destination is a raw Writable, not one built on
+// pino-abstract-transport, for speed. Kept tested against every pino major claimed: a
+// no-op transport on the pino-abstract-transport each major ships with (in its cheapest
+// mode, `parse: 'lines'`) against a no-op raw Writable, 250 B records, bursty producer.
+// Runs in a partial run only with BENCH_BASE=1.
+if (!PARTIAL || process.env.BENCH_BASE === '1') {
+  const count = quick ? 20_000 : 200_000
+  const cases = ['pino8', 'pino9', 'pino10'].flatMap((major) => [`noop-raw-${major}`, `noop-abstract-${major}`])
+  const runs = Object.fromEntries(cases.map((kase) => [kase, []]))
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const kase of cases) runs[kase].push(await runCase(kase, '250B', count, null, null, null))
+  }
+  results.transportBase = Object.fromEntries(['pino8', 'pino9', 'pino10'].map((major) => {
+    const raw = median(runs[`noop-raw-${major}`].map((r) => r.rate))
+    const abstract = median(runs[`noop-abstract-${major}`].map((r) => r.rate))
+    process.stderr.write(`transport base ${major}: pino-abstract-transport ${(abstract / raw).toFixed(2)} x a raw Writable\n`)
+    return [major, { raw, abstract, ratio: abstract / raw }]
+  }))
+}
+function transportBaseTable () {
+  if (results.transportBase === undefined) return
+  console.log('Transport base: a no-op transport, records/s through each pino major\'s worker (250 B, median of the repetitions):')
+  console.table(Object.entries(results.transportBase).map(([major, r]) => ({
+    pino: major, 'raw Writable': Math.round(r.raw), 'pino-abstract-transport (lines)': Math.round(r.abstract), 'abstract x raw': r.ratio.toFixed(2)
+  })))
+}
+
 if (PARTIAL) {
   console.log(`pino-websocket benchmarks (partial): node ${process.version}, ${REPS} repetition(s)`)
   console.table(throughputTable())
   steadyTable()
+  transportBaseTable()
   cliTable()
   process.exit(0)
 }
@@ -276,11 +305,12 @@ async function outage (target, spool) {
   results.memory.spool = { growth: spooled.peak - spooled.baseline, logged: spooled.logged, pending: spooled.stats.pending, dropped: spooled.stats.dropped.overflow }
 }
 
-// Ratios and goals (issue 5, raised by issue 12: every JSON format and msgpack 0.95 x pino/file,
-// and the worker's CPU per record at most 1.2 x pino-socket's).
+// Ratios and goals. Issue 21's: bursty, every JSON format and msgpack 0.90 x pino/file
+// (gelf 0.80); one loop at 250 B, json_lines, json and msgpack 0.95 (gelf 0.85). Issue 5's and
+// 12's, kept: 1.0 x pino-socket, and the worker's CPU per record at most 1.2 x pino-socket's.
 const goals = []
 for (const size of Object.keys(COUNTS)) {
-  const want = { 'pino-ws-json_lines': 0.95, 'pino-ws-json': 0.95, 'pino-ws-json_stream': 0.95, 'pino-ws-msgpack': 0.95, 'pino-ws-gelf': 0.85 }
+  const want = { 'pino-ws-json_lines': 0.9, 'pino-ws-json': 0.9, 'pino-ws-json_stream': 0.9, 'pino-ws-msgpack': 0.9, 'pino-ws-gelf': 0.8 }
   for (const [kase, goal] of Object.entries(want)) {
     goals.push({ size, goal: `${kase} >= ${goal} x pino-file`, ratio: ratio(size, kase, 'pino-file'), met: ratio(size, kase, 'pino-file') >= goal })
     goals.push({ size, goal: `${kase} >= 1.0 x pino-socket`, ratio: ratio(size, kase, 'pino-socket'), met: ratio(size, kase, 'pino-socket') >= 1 })
@@ -299,9 +329,9 @@ for (const size of Object.keys(COUNTS)) {
     goals.push({ size, goal: 'winston-ws >= 0.95 x winston-stream (app thread: stream us/rec / ours)', ratio: value, met: value >= 0.95 })
   }
 }
-for (const kase of ['pino-ws-json_lines@loop', 'pino-ws-msgpack@loop']) {
+for (const [kase, goal] of Object.entries({ 'pino-ws-json_lines@loop': 0.95, 'pino-ws-json@loop': 0.95, 'pino-ws-msgpack@loop': 0.95, 'pino-ws-gelf@loop': 0.85 })) {
   const value = ratio('250B', kase, 'pino-file@loop')
-  goals.push({ size: '250B', goal: `${kase} >= 0.9 x pino-file@loop`, ratio: value, met: value >= 0.9 })
+  goals.push({ size: '250B', goal: `${kase} >= ${goal} x pino-file@loop`, ratio: value, met: value >= goal })
 }
 for (const size of Object.keys(COUNTS).filter((name) => name === '250B')) {
   for (const kase of ['pino-ws-json_lines', 'pino-ws-msgpack', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop']) {
@@ -331,6 +361,10 @@ if (results.cli !== undefined) {
   const want = fluentBit === undefined ? 460_000 : 2 * fluentBit
   goals.push({ size: '256B', goal: `CLI pipe json_lines >= ${fluentBit === undefined ? '460 000 records/s' : '2 x fluent-bit'}`, ratio: cli / want, met: cli >= want })
 }
+// The choice of a raw Writable holds while pino-abstract-transport is the slower base on every major.
+for (const [major, r] of Object.entries(results.transportBase ?? {})) {
+  goals.push({ size: '250B', goal: `transport base, ${major}: pino-abstract-transport < 1.0 x a raw Writable`, ratio: r.ratio, met: r.ratio < 1 })
+}
 results.goals = goals
 writeFileSync(here + 'results.json', JSON.stringify(results, null, 2) + '\n')
 
@@ -342,5 +376,6 @@ console.log(`outage ${results.memory.seconds} s at 10 000 records/s: RSS ${MiB(r
 console.log(`outage: the transport's share ${MiB(results.memory.share)} MiB (its growth less pino/file's; maxQueueBytes is ${MiB(results.memory.maxQueueBytes)} MiB)`)
 console.log(`outage with a spool: +${MiB(results.memory.spool.growth)} MiB, ${results.memory.spool.pending} of ${results.memory.spool.logged} held on disk at the end, ${results.memory.spool.dropped} dropped`)
 steadyTable()
+transportBaseTable()
 cliTable()
 console.table(goals.map((g) => ({ size: g.size, goal: g.goal, value: g.ratio.toFixed(3), met: g.met ? 'yes' : 'no' })))
