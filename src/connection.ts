@@ -1,9 +1,9 @@
-import { randomFillSync } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'node:tls'
 import WebSocket, { type ClientOptions } from 'ws'
 import { parseRetryAfter, type Rejection } from './backoff.js'
+import { frameMessage } from './frame.js'
 import { openTunnel } from './proxy.js'
 import type { ResolvedOptions } from './options.js'
 import { VERSION } from './version.js'
@@ -68,8 +68,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #options: ConnectionOptions
   #requirePongs: boolean
   #ws: WebSocket | undefined
-  /** The TCP (or TLS) socket under ws, for corking a message with its ping. */
+  /** The TCP (or TLS) socket under ws: messages are written to it as frames built here (see frame.ts), corked with their ping. */
   #socket: Socket | undefined
+  /** The buffer messages are framed in, kept from one to the next: one is written at a time. */
+  #frames: Buffer = Buffer.alloc(0)
   #opened = false
   #closed = false
   #error: string | undefined
@@ -117,20 +119,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#writing === 0 && ws.bufferedAmount < HIGH_WATER_MARK
   }
 
-  /** Send one message; with no ping in flight, its ping leaves in the same socket write. */
+  /**
+   * Send one message (only when {@link writable}); with no ping in flight, its
+   * ping leaves in the same socket write. The message is copied as it is masked,
+   * before this returns. The frame goes to the socket under ws, past ws's own
+   * sender: it holds nothing between frames (no compression, no fragments), and
+   * its pings and close frames follow ours on the same socket, in order.
+   */
   send (message: Buffer, binary: boolean, mark: number): void {
-    const ws = this.#ws!
+    const socket = this.#socket!
+    // A frame still being written keeps its buffer: the next one gets a new buffer (never, while writable holds).
+    const { buffer, frame } = frameMessage(this.#writing === 0 ? this.#frames : Buffer.alloc(0), message, binary)
+    if (this.#writing === 0) this.#frames = buffer
     this.#writing++
-    // ws copies the message while it masks it, before this call returns.
-    this.#socket?.cork()
-    ws.send(message, { binary }, (error) => {
+    socket.cork()
+    socket.write(frame, (error) => {
       if (this.#closed) return
       this.#writing--
       if (error === undefined || error === null) this.emit('written', mark)
     })
     if (this.#ping === undefined) this.#sendPing(mark)
     else this.#uncovered = mark
-    this.#socket?.uncork()
+    socket.uncork()
   }
 
   /** Check that the server answers now, rather than at the next heartbeat (a ping unless one is in flight). */
@@ -161,9 +171,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       maxPayload: Math.max(MAX_INBOUND_PAYLOAD, this.#options.maxMessageBytes),
       // What the server sends is thrown away: its text need not be valid for us.
       skipUTF8Validation: true,
-      // Random masks as ws makes them, but never all zeros: ws sends such a frame
-      // without copying it, and our queue's views must not be written unmasked.
-      generateMask: nonZeroMask,
       rejectUnauthorized: tls.rejectUnauthorized,
       ca: tls.ca === undefined ? undefined : [...tls.ca],
       cert: tls.cert,
@@ -285,18 +292,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 /** Whether a failure's code is ws's refusal of a frame the server sent (`WS_ERR_*`): ws then closes the connection itself. */
 export function isProtocolError (errorCode: string | undefined): boolean {
   return errorCode?.startsWith('WS_ERR_') === true
-}
-
-/** Random bytes for masks, drawn 8 KiB at a time as ws does: one call per frame would cost more than masking it. */
-const MASK_POOL = Buffer.alloc(8192)
-let maskPoolAt = MASK_POOL.length
-
-function nonZeroMask (mask: Buffer): void {
-  if (maskPoolAt === MASK_POOL.length) {
-    randomFillSync(MASK_POOL)
-    maskPoolAt = 0
-  }
-  MASK_POOL.copy(mask, 0, maskPoolAt, maskPoolAt + 4)
-  maskPoolAt += 4
-  if ((mask[0] | mask[1] | mask[2] | mask[3]) === 0) mask[0] = 1
 }

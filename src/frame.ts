@@ -1,0 +1,76 @@
+import { randomFillSync } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { MODULE_URL } from './module-url.js'
+
+// A client's data frame (RFC 6455 5.2), built here rather than by ws: ws makes a
+// new buffer for every message it masks, and a message of tens or hundreds of
+// KiB in a new buffer is written into fresh pages, a page fault each 4 KiB (a
+// profile of pino's worker put ws's masking at 9 % of its time, most of it
+// there). The frame goes into a buffer kept from message to message instead.
+
+type MaskFunction = (source: Uint8Array, mask: Uint8Array, output: Uint8Array, offset: number, length: number) => void
+
+/**
+ * bufferutil's native mask, when it is installed (an optional dependency, as it
+ * is ws's, and off with ws's own WS_NO_BUFFER_UTIL); undefined: masked here.
+ */
+const nativeMask = ((): MaskFunction | undefined => {
+  if (process.env.WS_NO_BUFFER_UTIL !== undefined) return undefined
+  try {
+    return (createRequire(MODULE_URL)('bufferutil') as { mask: MaskFunction }).mask
+  } catch {
+    return undefined
+  }
+})()
+
+/** Random bytes for masks, drawn 8 KiB at a time as ws does: one call per frame would cost more than masking it. */
+const MASK_POOL = Buffer.alloc(8192)
+let maskPoolAt = MASK_POOL.length
+
+/** Four random bytes for a frame's masking key, written at `at`. */
+function randomMask (target: Buffer, at: number): void {
+  if (maskPoolAt === MASK_POOL.length) {
+    randomFillSync(MASK_POOL)
+    maskPoolAt = 0
+  }
+  MASK_POOL.copy(target, at, maskPoolAt, maskPoolAt + 4)
+  maskPoolAt += 4
+}
+
+/** `source` XORed with the key at `target[key, key + 4)` into `target` from `at`: a word at a time, then the bytes left. */
+export function maskHere (source: Uint8Array, target: Buffer, key: number, at: number): void {
+  const length = source.length
+  target.set(source, at)
+  const view = new DataView(target.buffer, target.byteOffset, target.length)
+  const word = view.getUint32(key)
+  let i = 0
+  for (; i + 4 <= length; i += 4) view.setUint32(at + i, view.getUint32(at + i) ^ word)
+  for (; i < length; i++) target[at + i] ^= target[key + (i & 3)]
+}
+
+/**
+ * One final, masked frame of `message` (a text frame, or binary), in `buffer`
+ * when it has room, else in a larger buffer that replaces it: returns the
+ * buffer now kept and the frame, a view of it valid until the next call.
+ */
+export function frameMessage (buffer: Buffer, message: Uint8Array, binary: boolean): { buffer: Buffer, frame: Buffer } {
+  const length = message.length
+  const header = length < 126 ? 6 : length < 0x10000 ? 8 : 14
+  if (buffer.length < header + length) buffer = Buffer.allocUnsafeSlow(Math.max(header + length, buffer.length * 2))
+  buffer[0] = 0x80 | (binary ? 0x02 : 0x01)
+  if (length < 126) {
+    buffer[1] = 0x80 | length
+  } else if (length < 0x10000) {
+    buffer[1] = 0x80 | 126
+    buffer.writeUInt16BE(length, 2)
+  } else {
+    buffer[1] = 0x80 | 127
+    buffer.writeUInt32BE(Math.floor(length / 0x100000000), 2)
+    buffer.writeUInt32BE(length >>> 0, 6)
+  }
+  const key = header - 4
+  randomMask(buffer, key)
+  if (nativeMask !== undefined) nativeMask(message, buffer.subarray(key, header), buffer, header, length)
+  else maskHere(message, buffer, key, header)
+  return { buffer, frame: buffer.subarray(0, header + length) }
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { frameMessage, maskHere } from '../src/frame.js'
+import { prng } from './helpers.js'
+
+// The frames pino-websocket writes itself (src/frame.ts), read back the way a
+// server reads them (RFC 6455 5.2): every server in the interop suite reads them
+// too; here each length class and both masks, byte for byte.
+
+/** What a server makes of a frame: its first byte, the payload unmasked, and the bytes it took. */
+function readFrame (frame: Buffer): { first: number, payload: Buffer, size: number } {
+  assert.equal(frame[1] & 0x80, 0x80, 'masked')
+  let length = frame[1] & 0x7f
+  let at = 2
+  if (length === 126) {
+    length = frame.readUInt16BE(2)
+    at = 4
+  } else if (length === 127) {
+    length = frame.readUInt32BE(2) * 0x100000000 + frame.readUInt32BE(6)
+    at = 10
+  }
+  const key = frame.subarray(at, at + 4)
+  const payload = Buffer.from(frame.subarray(at + 4, at + 4 + length))
+  for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3]
+  return { first: frame[0], payload, size: at + 4 + length }
+}
+
+test('a frame of each length class, text and binary, carries the message masked, in the shortest length form', () => {
+  const random = prng(6455)
+  let buffer: Buffer = Buffer.alloc(0)
+  const keys = new Set<string>()
+  for (const length of [0, 1, 3, 125, 126, 127, 4096, 65535, 65536, 70001]) {
+    for (const binary of [false, true]) {
+      const message = Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)))
+      const made = frameMessage(buffer, message, binary)
+      buffer = made.buffer
+      const { first, payload, size } = readFrame(made.frame)
+      assert.equal(first, binary ? 0x82 : 0x81, 'final, text or binary')
+      assert.equal(size, made.frame.length, 'nothing after the payload')
+      assert.equal(made.frame.length - length, length < 126 ? 6 : length < 65536 ? 8 : 14, `header of a ${length}-byte message`)
+      assert.ok(payload.equals(message), `${length} bytes`)
+      keys.add(made.frame.subarray(made.frame.length - length - 4, made.frame.length - length).toString('hex'))
+    }
+  }
+  assert.equal(keys.size, 20, 'a new masking key each frame')
+})
+
+test('masking in JavaScript (no bufferutil) XORs every byte with the key, whatever the length and offset', () => {
+  const random = prng(17)
+  for (let round = 0; round < 200; round++) {
+    const source = Buffer.from(Array.from({ length: Math.floor(random() * 300) }, () => Math.floor(random() * 256)))
+    const at = 6 + Math.floor(random() * 9)
+    const target = Buffer.alloc(at + source.length)
+    const key = Buffer.from(Array.from({ length: 4 }, () => Math.floor(random() * 256)))
+    key.copy(target, at - 4)
+    maskHere(source, target, at - 4, at)
+    for (let i = 0; i < source.length; i++) assert.equal(target[at + i], source[i] ^ key[i & 3], `byte ${i} of ${source.length} at ${at}`)
+    assert.ok(target.subarray(at - 4, at).equals(key), 'the key is left as it was')
+  }
+})
