@@ -192,25 +192,29 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
     // escape (the quote is the next one: an escaped quote is itself an escape).
     let runFrom = at + RUN
     for (;;) {
-      if (at >= last) fail()
-      const byte = bytes[at]
-      if (byte === QUOTE) break
-      if (byte !== BACKSLASH) {
+      // Plain bytes up to the next quote or backslash, the run's end or the line's.
+      const stop = runFrom < last ? runFrom : last
+      let byte = 0
+      while (at < stop) {
+        byte = bytes[at]
+        if (byte === QUOTE || byte === BACKSLASH) break
         target[write++] = byte
         at++
-        if (at >= runFrom) {
-          const close = bytes.indexOf(QUOTE, at)
-          if (close === -1 || close >= last) fail()
-          const escape = bytes.subarray(at, close).indexOf(BACKSLASH)
-          if (escape === -1) {
-            bytes.copy(target, write, at, close)
-            write += close - at
-            at = close
-            break
-          }
-          // An escape comes first: one by one through it, then look again.
-          runFrom = at + escape + RUN
+      }
+      if (at < stop && byte === QUOTE) break
+      if (at >= last) fail()
+      if (at >= runFrom) {
+        const close = bytes.indexOf(QUOTE, at)
+        if (close === -1 || close >= last) fail()
+        const escape = bytes.subarray(at, close).indexOf(BACKSLASH)
+        if (escape === -1) {
+          bytes.copy(target, write, at, close)
+          write += close - at
+          at = close
+          break
         }
+        // An escape comes first: one by one through it, then look again.
+        runFrom = at + escape + RUN
         continue
       }
       const escape = bytes[at + 1]
