@@ -63,7 +63,9 @@ export class RecordQueue {
   #bytes = 0
   /** The most bytes held since the queue was last empty, and when (Date.now()) it last emptied after holding more than LIGHT_PEAK. */
   #peak = 0
-  #heavyAt = 0
+  // Never, to start with; and a double from the start: a field that starts as a small integer
+  // changes the queue's hidden class when it first holds Date.now(), deoptimizing its methods.
+  #heavyAt = -Infinity
   /** Where the next record goes, and whether the records continue from offset 0. */
   #write = 0
   #wrapped = false
