@@ -209,9 +209,9 @@ export function createEncoder (options: EncoderOptions): Encoder {
 
   const overhead = isJsonArray ? 1 : 0
   // A message of several parts (json's always: its brackets) is put together in
-  // one buffer kept from message to message: ws copies a message as it masks it,
-  // so a buffer made for each (pages the kernel must fault in and zero, in a VM
-  // at a high price) bought nothing.
+  // one buffer kept from message to message: the connection copies a message as
+  // it masks it (frame.ts), so a buffer made for each (pages the kernel must
+  // fault in and zero, in a VM at a high price) bought nothing.
   let assembly = Buffer.allocUnsafeSlow(0)
 
   function frame (parts: readonly Buffer[]): Buffer {
