@@ -148,7 +148,8 @@ describe('msgpack transcoder: JSON bytes straight to msgpack', () => {
     const numbers = ['0', '-0', '-0.0', '1.0', '1e3', '0.1e1', '1E+2', '2.5E-3', '12.5', '-12.5', '0.30000000000000004',
       '123456789012345', '1234567890123456', '123456789012345678', '9007199254740993', '12345678901234567890.5',
       '4.9e-324', '1e400', '-1e400', '127', '128', '255', '256', '65535', '65536', '4294967295', '4294967296',
-      '-32', '-33', '-128', '-129', '-32768', '-32769', '-2147483648', '-2147483649', '0.000001234567890123']
+      '-32', '-33', '-128', '-129', '-32768', '-32769', '-2147483648', '-2147483649', '0.000001234567890123',
+      '-1', '-31', '999999999', '-999999999', '1000000000', '-1000000000', '0.5', '-0.5']
     for (const text of numbers) assert.equal(viaBytes(`{"n":${text}}`), viaParse(`{"n":${text}}`), text)
     const wide = JSON.stringify(Object.fromEntries(Array.from({ length: 70000 }, (_, i) => [`k${i}`, i % 2 === 0 ? [i] : 'v'.repeat(i % 300)])))
     const lines = [
@@ -165,12 +166,16 @@ describe('msgpack transcoder: JSON bytes straight to msgpack', () => {
     }
     for (const length of [31, 32, 255, 256, 65535, 65536]) lines.push(JSON.stringify({ [('k').repeat(length)]: 'é'.repeat(length / 2) + 'v'.repeat(length % 2) }))
     for (const line of lines) assert.equal(viaBytes(line), viaParse(line), line.slice(0, 80))
+    // As deep as it goes: 64 containers.
+    const deepest = '{"d":' + '['.repeat(60) + '{"x":[1,{}]}' + ']'.repeat(60) + '}'
+    assert.equal(viaBytes(deepest), viaParse(deepest))
   })
 
   test('refuses what is not a JSON object it can take, so the parse path decides', () => {
     const refused = ['[1]', '"x"', '{"a":01}', '{"a":1,}', '{"a":tru}', '{"a":"x}', '{"a":1} x', '{"a":-}', '{"a":1.}',
       '{"a":1e}', '{"bad":"\\x"}', '{"hex":"\\u12g4"}', '{"pair":"\\ud83d\\u12g4"}', '{a:1}',
-      '{"deep":' + '['.repeat(70) + ']'.repeat(70) + '}']
+      '{"a":00}', '{"a":-01}', '{"a":1 2}', '{"a":[1 2]}', '{"a":[1,]}', '{"a":{"b":1]}', '{"a":[1}}', '{"a":1}}',
+      '{"deep":' + '['.repeat(64) + ']'.repeat(64) + '}', '{"deep":' + '['.repeat(70) + ']'.repeat(70) + '}']
     for (const line of refused) assert.throws(() => viaBytes(line), TypeError, line)
   })
 

@@ -74,321 +74,400 @@ const MAX_DEPTH = 64
  */
 export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: number, end: number) => Uint8Array {
   let out = Buffer.allocUnsafeSlow(64 * 1024)
-  let src: Buffer = out
-  let end = 0
-  let pos = 0
-
   return function jsonToMsgpack (time, json, from, to) {
     // A float takes 9 bytes for JSON's 3 ("0.1"); nothing grows more than that.
     const room = (to - from) * 3 + 32
     if (out.length < room) out = Buffer.allocUnsafeSlow(Math.max(room, out.length * 2))
-    src = json
-    end = to
     writeEventHeader(out, time)
     out[HEADER_BYTES] = EMPTY_MAP[0]
-    pos = HEADER_BYTES + 1
-    let at = space(from)
-    if (src[at] !== 0x7b /* { */) fail()
-    at = space(object(at, 0))
-    if (at !== to) fail()
-    return out.subarray(0, pos)
+    return out.subarray(0, transcode(json, from, to, out, HEADER_BYTES + 1))
   }
+}
 
-  /** Past white space, of which pino writes none: one look at the first byte settles most calls. */
-  function space (at: number): number {
-    if (src[at] > 0x20) return at
-    while (at < end) {
-      const byte = src[at]
-      if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) break
+// Each open map or array: where its header byte is, its members so far, and whether it is an array.
+const headers = new Int32Array(MAX_DEPTH)
+const counts = new Int32Array(MAX_DEPTH)
+const arrays = new Uint8Array(MAX_DEPTH)
+/** Where the text goes on after what a helper read: its second result. */
+let next = 0
+
+/**
+ * The object at `at` (after white space) to msgpack at `pos` in `out`; returns
+ * where its bytes end. One loop with its state in locals, the open containers on
+ * a stack: the text's bytes, the output and both positions stay in registers.
+ */
+function transcode (src: Buffer, at: number, end: number, out: Buffer, pos: number): number {
+  let byte = src[at]
+  if (byte <= 0x20) byte = src[at = space(src, at, end)]
+  if (byte !== 0x7b /* { */) fail()
+  headers[0] = pos
+  out[pos++] = 0x80
+  arrays[0] = 0
+  let depth = 1
+  // The members so far of the innermost container; its parents' wait on the stack.
+  let count = 0
+  let inArray = false
+  let opened = true
+  at++
+  for (;;) {
+    byte = src[at]
+    if (byte <= 0x20) byte = src[at = space(src, at, end)]
+    if (opened && byte === (inArray ? 0x5d /* ] */ : 0x7d /* } */)) {
+      // Empty: its header byte already says so.
       at++
-    }
-    return at
-  }
-
-  function value (at: number, depth: number): number {
-    const byte = src[at]
-    if (byte === QUOTE) return string(at)
-    if (byte === 0x7b /* { */) return object(at, depth)
-    if (byte === 0x5b /* [ */) return array(at, depth)
-    if (byte === 0x74 /* t */) return literal(at, 'true', 0xc3)
-    if (byte === 0x66 /* f */) return literal(at, 'false', 0xc2)
-    if (byte === 0x6e /* n */) return literal(at, 'null', 0xc0)
-    return number(at)
-  }
-
-  function object (at: number, depth: number): number {
-    if (depth >= MAX_DEPTH) fail()
-    const headerAt = pos++
-    let count = 0
-    at = space(at + 1)
-    if (src[at] === 0x7d /* } */) {
-      out[headerAt] = 0x80
-      return at + 1
-    }
-    for (;;) {
-      if (src[at] !== QUOTE) fail()
-      at = space(string(at))
-      if (src[at] !== 0x3a /* : */) fail()
-      at = space(value(space(at + 1), depth + 1))
-      count++
-      if (src[at] === 0x2c /* , */) {
-        at = space(at + 1)
-        continue
+      if (--depth === 0) break
+      inArray = arrays[depth - 1] === 1
+      count = counts[depth - 1]
+    } else {
+      if (!inArray) {
+        if (byte !== QUOTE) fail()
+        pos = string(src, at, end, out, pos)
+        at = next
+        byte = src[at]
+        if (byte <= 0x20) byte = src[at = space(src, at, end)]
+        if (byte !== 0x3a /* : */) fail()
+        byte = src[++at]
+        if (byte <= 0x20) byte = src[at = space(src, at, end)]
       }
-      if (src[at] !== 0x7d /* } */) fail()
-      containerHeader(headerAt, count, 0x80)
-      return at + 1
-    }
-  }
-
-  function array (at: number, depth: number): number {
-    if (depth >= MAX_DEPTH) fail()
-    const headerAt = pos++
-    let count = 0
-    at = space(at + 1)
-    if (src[at] === 0x5d /* ] */) {
-      out[headerAt] = 0x90
-      return at + 1
-    }
-    for (;;) {
-      at = space(value(at, depth + 1))
-      count++
-      if (src[at] === 0x2c /* , */) {
-        at = space(at + 1)
-        continue
-      }
-      if (src[at] !== 0x5d /* ] */) fail()
-      containerHeader(headerAt, count, 0x90)
-      return at + 1
-    }
-  }
-
-  /** Write a map's or array's header where one byte was kept for it, moving the contents when it needs more. */
-  function containerHeader (headerAt: number, count: number, fix: number): void {
-    if (count < 16) {
-      out[headerAt] = fix | count
-      return
-    }
-    const wide = count >= 0x10000
-    const extra = wide ? 4 : 2
-    out.copyWithin(headerAt + 1 + extra, headerAt + 1, pos)
-    pos += extra
-    // map 16/32 are 0xde/0xdf, array 16/32 0xdc/0xdd.
-    out[headerAt] = (fix === 0x80 ? 0xde : 0xdc) + (wide ? 1 : 0)
-    if (wide) out.writeUInt32BE(count, headerAt + 1)
-    else out.writeUInt16BE(count, headerAt + 1)
-  }
-
-  function string (at: number): number {
-    // Locals, not the closure's variables, in the hot loop.
-    const bytes = src
-    const target = out
-    const last = end
-    const headerAt = pos
-    let write = headerAt + 1
-    at++
-    // A string's UTF-8 bytes are the same in msgpack: past RUN bytes copied one by
-    // one, the rest up to its closing quote goes in one native copy if it holds no
-    // escape (the quote is the next one: an escaped quote is itself an escape).
-    let runFrom = at + RUN
-    for (;;) {
-      // Plain bytes up to the next quote or backslash, the run's end or the line's.
-      const stop = runFrom < last ? runFrom : last
-      let byte = 0
-      while (at < stop) {
-        byte = bytes[at]
-        if (byte === QUOTE || byte === BACKSLASH) break
-        target[write++] = byte
+      if (byte === QUOTE) {
+        pos = string(src, at, end, out, pos)
+        at = next
+      } else if (byte === 0x7b /* { */ || byte === 0x5b /* [ */) {
+        if (depth >= MAX_DEPTH) fail()
+        inArray = byte === 0x5b
+        counts[depth - 1] = count
+        count = 0
+        headers[depth] = pos
+        out[pos++] = inArray ? 0x90 : 0x80
+        arrays[depth] = inArray ? 1 : 0
+        depth++
+        opened = true
         at++
-      }
-      if (at < stop && byte === QUOTE) break
-      if (at >= last) fail()
-      if (at >= runFrom) {
-        const close = bytes.indexOf(QUOTE, at)
-        if (close === -1 || close >= last) fail()
-        const escape = bytes.subarray(at, close).indexOf(BACKSLASH)
-        if (escape === -1) {
-          bytes.copy(target, write, at, close)
-          write += close - at
-          at = close
-          break
-        }
-        // An escape comes first: one by one through it, then look again.
-        runFrom = at + escape + RUN
         continue
-      }
-      const escape = bytes[at + 1]
-      at += 2
-      switch (escape) {
-        case QUOTE: case BACKSLASH: case 0x2f /* / */: target[write++] = escape; break
-        case 0x62 /* b */: target[write++] = 0x08; break
-        case 0x66 /* f */: target[write++] = 0x0c; break
-        case 0x6e /* n */: target[write++] = 0x0a; break
-        case 0x72 /* r */: target[write++] = 0x0d; break
-        case 0x74 /* t */: target[write++] = 0x09; break
-        case 0x75 /* u */: {
-          let code = hex4(at)
-          at += 4
-          // Only a pair makes a character; a lone half becomes U+FFFD (see wellFormedJson).
-          if (code >= 0xdc00 && code <= 0xdfff) {
-            code = 0xfffd
-          } else if (code >= 0xd800 && code <= 0xdbff) {
-            const low = bytes[at] === BACKSLASH && bytes[at + 1] === 0x75 ? hex4(at + 2) : -1
-            if (low >= 0xdc00 && low <= 0xdfff) {
-              at += 6
-              code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
-            } else {
-              code = 0xfffd
-            }
-          }
-          write = utf8(code, write)
-          break
-        }
-        default: fail()
-      }
-    }
-    const length = write - headerAt - 1
-    if (length < 32) {
-      out[headerAt] = 0xa0 | length
-    } else {
-      const extra = length < 0x100 ? 1 : length < 0x10000 ? 2 : 4
-      out.copyWithin(headerAt + 1 + extra, headerAt + 1, write)
-      write += extra
-      if (extra === 1) {
-        out[headerAt] = 0xd9
-        out[headerAt + 1] = length
-      } else if (extra === 2) {
-        out[headerAt] = 0xda
-        out.writeUInt16BE(length, headerAt + 1)
+      } else if (byte === 0x74 /* t */) {
+        if (src[at + 1] !== 0x72 || src[at + 2] !== 0x75 || src[at + 3] !== 0x65) fail()
+        out[pos++] = 0xc3
+        at += 4
+      } else if (byte === 0x66 /* f */) {
+        if (src[at + 1] !== 0x61 || src[at + 2] !== 0x6c || src[at + 3] !== 0x73 || src[at + 4] !== 0x65) fail()
+        out[pos++] = 0xc2
+        at += 5
+      } else if (byte === 0x6e /* n */) {
+        if (src[at + 1] !== 0x75 || src[at + 2] !== 0x6c || src[at + 3] !== 0x6c) fail()
+        out[pos++] = 0xc0
+        at += 4
       } else {
-        out[headerAt] = 0xdb
-        out.writeUInt32BE(length, headerAt + 1)
-      }
-    }
-    pos = write
-    return at + 1
-  }
-
-  function hex4 (at: number): number {
-    if (at + 4 > end) fail()
-    let code = 0
-    for (let i = 0; i < 4; i++) {
-      const byte = src[at + i] | 0x20
-      const digit = byte >= 0x30 && byte <= 0x39 ? byte - 0x30 : byte >= 0x61 && byte <= 0x66 ? byte - 0x57 : -1
-      if (digit === -1) fail()
-      code = code * 16 + digit
-    }
-    return code
-  }
-
-  function utf8 (code: number, at: number): number {
-    if (code < 0x80) {
-      out[at++] = code
-    } else if (code < 0x800) {
-      out[at++] = 0xc0 | (code >> 6)
-      out[at++] = 0x80 | (code & 0x3f)
-    } else if (code < 0x10000) {
-      out[at++] = 0xe0 | (code >> 12)
-      out[at++] = 0x80 | ((code >> 6) & 0x3f)
-      out[at++] = 0x80 | (code & 0x3f)
-    } else {
-      out[at++] = 0xf0 | (code >> 18)
-      out[at++] = 0x80 | ((code >> 12) & 0x3f)
-      out[at++] = 0x80 | ((code >> 6) & 0x3f)
-      out[at++] = 0x80 | (code & 0x3f)
-    }
-    return at
-  }
-
-  function literal (at: number, word: string, code: number): number {
-    for (let i = 0; i < word.length; i++) if (src[at + i] !== word.charCodeAt(i)) fail()
-    out[pos++] = code
-    return at + word.length
-  }
-
-  function number (at: number): number {
-    const first = at
-    const negative = src[at] === 0x2d /* - */
-    if (negative) at++
-    // The digits as one integer, and how many of them follow the point.
-    let mantissa = 0
-    let digitCount = 0
-    let fraction = 0
-    if (src[at] === 0x30 /* 0 */) {
-      at++
-    } else {
-      const start = at
-      while (at < end && src[at] >= 0x30 && src[at] <= 0x39) mantissa = mantissa * 10 + src[at++] - 0x30
-      if (at === start) fail()
-      digitCount = at - start
-    }
-    if (src[at] === 0x2e /* . */) {
-      const start = ++at
-      while (at < end && src[at] >= 0x30 && src[at] <= 0x39) mantissa = mantissa * 10 + src[at++] - 0x30
-      if (at === start) fail()
-      fraction = at - start
-      digitCount += fraction
-    }
-    let exponent = false
-    if (src[at] === 0x65 /* e */ || src[at] === 0x45 /* E */) {
-      exponent = true
-      at++
-      if (src[at] === 0x2b /* + */ || src[at] === 0x2d /* - */) at++
-      at = digits(at)
-    }
-    let number: number
-    if (!exponent && digitCount <= 15) {
-      // At most 15 digits are exact as an integer, and so is 10^fraction: one
-      // division rounds correctly, to what JSON.parse reads (Clinger's fast path).
-      number = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction]
-      if (negative) number = -number
-    } else {
-      number = Number(src.toString('latin1', first, at))
-    }
-    encodeNumber(number)
-    return at
-  }
-
-  function digits (at: number): number {
-    const first = at
-    while (at < end && src[at] >= 0x30 && src[at] <= 0x39) at++
-    if (at === first) fail()
-    return at
-  }
-
-  function encodeNumber (number: number): void {
-    if (Number.isSafeInteger(number) && number < 0x100000000 && number >= -0x80000000) {
-      if (number >= 0) {
-        if (number < 0x80) {
-          out[pos++] = number
-        } else if (number < 0x100) {
-          out[pos++] = 0xcc
-          out[pos++] = number
-        } else if (number < 0x10000) {
-          out[pos++] = 0xcd
-          pos = out.writeUInt16BE(number, pos)
+        // An integer of up to 9 digits, the most common number in a log line, here; any other in number().
+        const negative = byte === 0x2d /* - */
+        const first = negative ? at + 1 : at
+        let digit = src[first]
+        let i = first
+        let integer = 0
+        while (digit >= 0x30 && digit <= 0x39 && i < end) {
+          // In 32 bits: one of over 9 digits, which may wrap, goes to number().
+          integer = (integer * 10 + digit - 0x30) | 0
+          digit = src[++i]
+        }
+        if (i === first || i - first > 9 || digit === 0x2e /* . */ || (digit | 0x20) === 0x65 /* e, E */ || (src[first] === 0x30 && i - first > 1)) {
+          pos = number(src, at, end, out, pos)
+          at = next
         } else {
-          out[pos++] = 0xce
-          pos = out.writeUInt32BE(number, pos)
+          at = i
+          if (!negative || integer === 0) {
+            // -0 too: @msgpack/msgpack writes it as 0.
+            if (integer < 0x80) {
+              out[pos++] = integer
+            } else if (integer < 0x100) {
+              out[pos++] = 0xcc
+              out[pos++] = integer
+            } else {
+              pos = encodeNumber(out, integer, pos)
+            }
+          } else if (integer <= 0x20) {
+            out[pos++] = 0x100 - integer
+          } else {
+            pos = encodeNumber(out, -integer, pos)
+          }
         }
-      } else if (number >= -0x20) {
-        out[pos++] = 0xe0 | (number + 0x20)
-      } else if (number >= -0x80) {
-        out[pos++] = 0xd0
-        pos = out.writeInt8(number, pos)
-      } else if (number >= -0x8000) {
-        out[pos++] = 0xd1
-        pos = out.writeInt16BE(number, pos)
-      } else {
-        out[pos++] = 0xd2
-        pos = out.writeInt32BE(number, pos)
       }
-      return
     }
-    // What @msgpack/msgpack does with useBigInt64: every other number is a float 64.
-    out[pos++] = 0xcb
-    pos = out.writeDoubleBE(number, pos)
+    // A value ended in the container depth - 1: a comma, or the container's end (and perhaps its parent's).
+    opened = false
+    for (;;) {
+      count++
+      byte = src[at]
+      if (byte <= 0x20) byte = src[at = space(src, at, end)]
+      if (byte === 0x2c /* , */) {
+        at++
+        break
+      }
+      if (byte !== (inArray ? 0x5d /* ] */ : 0x7d /* } */)) fail()
+      at++
+      depth--
+      if (count >= 16) pos = wideHeader(out, headers[depth], count, inArray, pos)
+      else out[headers[depth]] |= count
+      if (depth === 0) break
+      inArray = arrays[depth - 1] === 1
+      count = counts[depth - 1]
+    }
+    if (depth === 0) break
   }
+  if (at < end && src[at] <= 0x20) at = space(src, at, end)
+  if (at !== end) fail()
+  return pos
+}
+
+/** Past white space, of which pino writes none. */
+function space (src: Buffer, at: number, end: number): number {
+  while (at < end) {
+    const byte = src[at]
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) break
+    at++
+  }
+  return at
+}
+
+/** A map or array of 16 members or more: its header takes 3 or 5 bytes where one was kept, so its contents move. */
+function wideHeader (out: Buffer, headerAt: number, count: number, array: boolean, pos: number): number {
+  const wide = count >= 0x10000
+  const extra = wide ? 4 : 2
+  out.copyWithin(headerAt + 1 + extra, headerAt + 1, pos)
+  // map 16/32 are 0xde/0xdf, array 16/32 0xdc/0xdd.
+  out[headerAt] = (array ? 0xdc : 0xde) + (wide ? 1 : 0)
+  if (wide) out.writeUInt32BE(count, headerAt + 1)
+  else out.writeUInt16BE(count, headerAt + 1)
+  return pos + extra
+}
+
+/**
+ * The string whose opening quote is at `at`, to `pos`; returns where its bytes
+ * end, and sets {@link next}. A string's UTF-8 bytes are the same in msgpack: a
+ * short one without escapes (most keys and values) is copied as it is scanned.
+ */
+function string (src: Buffer, at: number, end: number, out: Buffer, pos: number): number {
+  const start = at + 1
+  const stop = start + RUN < end ? start + RUN : end
+  let write = pos + 1
+  for (let i = start; i < stop; i++) {
+    const byte = src[i]
+    if (byte === QUOTE) {
+      // Under RUN (32) bytes: a fixstr.
+      out[pos] = 0xa0 | (i - start)
+      next = i + 1
+      return write
+    }
+    if (byte === BACKSLASH) break
+    out[write++] = byte
+  }
+  return longString(src, at, end, out, pos)
+}
+
+/** A string of RUN bytes or more, or with escapes: plain runs copied natively, escapes one by one. */
+function longString (src: Buffer, at: number, end: number, out: Buffer, pos: number): number {
+  const headerAt = pos
+  let write = headerAt + 1
+  at++
+  let runFrom = at + RUN
+  for (;;) {
+    // Plain bytes up to the next quote or backslash, the run's end or the line's.
+    const stop = runFrom < end ? runFrom : end
+    let byte = 0
+    while (at < stop) {
+      byte = src[at]
+      if (byte === QUOTE || byte === BACKSLASH) break
+      out[write++] = byte
+      at++
+    }
+    if (at < stop && byte === QUOTE) break
+    if (at >= end) fail()
+    if (at >= runFrom) {
+      // Past RUN bytes, the rest up to the closing quote in one native copy if it
+      // holds no escape (the quote is the next one: an escaped quote is itself an escape).
+      const close = src.indexOf(QUOTE, at)
+      if (close === -1 || close >= end) fail()
+      const escape = src.subarray(at, close).indexOf(BACKSLASH)
+      if (escape === -1) {
+        src.copy(out, write, at, close)
+        write += close - at
+        at = close
+        break
+      }
+      // An escape comes first: one by one through it, then look again.
+      runFrom = at + escape + RUN
+      continue
+    }
+    const escape = src[at + 1]
+    at += 2
+    switch (escape) {
+      case QUOTE: case BACKSLASH: case 0x2f /* / */: out[write++] = escape; break
+      case 0x62 /* b */: out[write++] = 0x08; break
+      case 0x66 /* f */: out[write++] = 0x0c; break
+      case 0x6e /* n */: out[write++] = 0x0a; break
+      case 0x72 /* r */: out[write++] = 0x0d; break
+      case 0x74 /* t */: out[write++] = 0x09; break
+      case 0x75 /* u */: {
+        let code = hex4(src, at, end)
+        at += 4
+        // Only a pair makes a character; a lone half becomes U+FFFD (see wellFormedJson).
+        if (code >= 0xdc00 && code <= 0xdfff) {
+          code = 0xfffd
+        } else if (code >= 0xd800 && code <= 0xdbff) {
+          const low = src[at] === BACKSLASH && src[at + 1] === 0x75 ? hex4(src, at + 2, end) : -1
+          if (low >= 0xdc00 && low <= 0xdfff) {
+            at += 6
+            code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
+          } else {
+            code = 0xfffd
+          }
+        }
+        write = utf8(out, code, write)
+        break
+      }
+      default: fail()
+    }
+  }
+  const length = write - headerAt - 1
+  if (length < 32) {
+    out[headerAt] = 0xa0 | length
+  } else {
+    const extra = length < 0x100 ? 1 : length < 0x10000 ? 2 : 4
+    out.copyWithin(headerAt + 1 + extra, headerAt + 1, write)
+    write += extra
+    if (extra === 1) {
+      out[headerAt] = 0xd9
+      out[headerAt + 1] = length
+    } else if (extra === 2) {
+      out[headerAt] = 0xda
+      out.writeUInt16BE(length, headerAt + 1)
+    } else {
+      out[headerAt] = 0xdb
+      out.writeUInt32BE(length, headerAt + 1)
+    }
+  }
+  next = at + 1
+  return write
+}
+
+function hex4 (src: Buffer, at: number, end: number): number {
+  if (at + 4 > end) fail()
+  let code = 0
+  for (let i = 0; i < 4; i++) {
+    const byte = src[at + i] | 0x20
+    const digit = byte >= 0x30 && byte <= 0x39 ? byte - 0x30 : byte >= 0x61 && byte <= 0x66 ? byte - 0x57 : -1
+    if (digit === -1) fail()
+    code = code * 16 + digit
+  }
+  return code
+}
+
+function utf8 (out: Buffer, code: number, at: number): number {
+  if (code < 0x80) {
+    out[at++] = code
+  } else if (code < 0x800) {
+    out[at++] = 0xc0 | (code >> 6)
+    out[at++] = 0x80 | (code & 0x3f)
+  } else if (code < 0x10000) {
+    out[at++] = 0xe0 | (code >> 12)
+    out[at++] = 0x80 | ((code >> 6) & 0x3f)
+    out[at++] = 0x80 | (code & 0x3f)
+  } else {
+    out[at++] = 0xf0 | (code >> 18)
+    out[at++] = 0x80 | ((code >> 12) & 0x3f)
+    out[at++] = 0x80 | ((code >> 6) & 0x3f)
+    out[at++] = 0x80 | (code & 0x3f)
+  }
+  return at
+}
+
+/** The number at `at`, to `pos`; returns where its bytes end, and sets {@link next}. */
+function number (src: Buffer, at: number, end: number, out: Buffer, pos: number): number {
+  const first = at
+  const negative = src[at] === 0x2d /* - */
+  if (negative) at++
+  // The digits as one integer, and how many of them follow the point.
+  let mantissa = 0
+  let digitCount = 0
+  let fraction = 0
+  let byte = src[at]
+  if (byte === 0x30 /* 0 */) {
+    byte = src[++at]
+  } else {
+    const start = at
+    while (at < end && byte >= 0x30 && byte <= 0x39) {
+      mantissa = mantissa * 10 + byte - 0x30
+      byte = src[++at]
+    }
+    if (at === start) fail()
+    digitCount = at - start
+  }
+  if (byte === 0x2e /* . */) {
+    const start = ++at
+    byte = src[at]
+    while (at < end && byte >= 0x30 && byte <= 0x39) {
+      mantissa = mantissa * 10 + byte - 0x30
+      byte = src[++at]
+    }
+    if (at === start) fail()
+    fraction = at - start
+    digitCount += fraction
+  }
+  let value: number
+  if ((byte === 0x65 /* e */ || byte === 0x45 /* E */) && at < end) {
+    at++
+    if (src[at] === 0x2b /* + */ || src[at] === 0x2d /* - */) at++
+    const start = at
+    while (at < end && src[at] >= 0x30 && src[at] <= 0x39) at++
+    if (at === start) fail()
+    value = Number(src.toString('latin1', first, at))
+  } else if (digitCount <= 15) {
+    // At most 15 digits are exact as an integer, and so is 10^fraction: one
+    // division rounds correctly, to what JSON.parse reads (Clinger's fast path).
+    value = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction]
+    if (negative) value = -value
+  } else {
+    value = Number(src.toString('latin1', first, at))
+  }
+  next = at
+  return encodeNumber(out, value, pos)
+}
+
+function encodeNumber (out: Buffer, value: number, pos: number): number {
+  if (Number.isSafeInteger(value) && value < 0x100000000 && value >= -0x80000000) {
+    if (value >= 0) {
+      if (value < 0x80) {
+        out[pos++] = value
+        return pos
+      }
+      if (value < 0x100) {
+        out[pos++] = 0xcc
+        out[pos++] = value
+        return pos
+      }
+      if (value < 0x10000) {
+        out[pos++] = 0xcd
+        return out.writeUInt16BE(value, pos)
+      }
+      out[pos++] = 0xce
+      return out.writeUInt32BE(value, pos)
+    }
+    if (value >= -0x20) {
+      out[pos++] = 0xe0 | (value + 0x20)
+      return pos
+    }
+    if (value >= -0x80) {
+      out[pos++] = 0xd0
+      return out.writeInt8(value, pos)
+    }
+    if (value >= -0x8000) {
+      out[pos++] = 0xd1
+      return out.writeInt16BE(value, pos)
+    }
+    out[pos++] = 0xd2
+    return out.writeInt32BE(value, pos)
+  }
+  // What @msgpack/msgpack does with useBigInt64: every other number is a float 64.
+  out[pos++] = 0xcb
+  return out.writeDoubleBE(value, pos)
 }
 
 function fail (): never {
