@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { frameMessage, maskHere } from '../src/frame.js'
 import { prng } from './helpers.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 // The frames pino-websocket writes itself (src/frame.ts), read back the way a
 // server reads them (RFC 6455 5.2): every server in the interop suite reads them
@@ -56,5 +63,29 @@ test('masking in JavaScript (no bufferutil) XORs every byte with the key, whatev
     maskHere(source, target, at - 4, at)
     for (let i = 0; i < source.length; i++) assert.equal(target[at + i], source[i] ^ key[i & 3], `byte ${i} of ${source.length} at ${at}`)
     assert.ok(target.subarray(at - 4, at).equals(key), 'the key is left as it was')
+  }
+})
+
+test('bufferutil masks when its native build loads; when it falls back to its JavaScript, or is turned off, maskHere does', () => {
+  const probe = "import('./src/frame.ts').then((frame) => console.log(frame.MASKING))"
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}): string =>
+    execFileSync(process.execPath, [...args, '--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' }).trim()
+  assert.equal(run([]), 'bufferutil')
+  assert.equal(run([], { WS_NO_BUFFER_UTIL: '1' }), 'javascript')
+  // A native build that does not load: node-gyp-build throws, and bufferutil gives its fallback.
+  const preload = join(mkdtempSync(join(tmpdir(), 'pino-websocket-mask-')), 'no-native.cjs')
+  writeFileSync(preload, `
+    const Module = require('node:module')
+    const path = require.resolve('node-gyp-build', { paths: [require('node:path').dirname(require.resolve('bufferutil', { paths: [${JSON.stringify(ROOT)}] }))] })
+    const fake = new Module(path)
+    fake.filename = path
+    fake.loaded = true
+    fake.exports = () => { throw new Error('no native build here') }
+    require.cache[path] = fake
+  `)
+  try {
+    assert.equal(run(['--require', preload]), 'javascript')
+  } finally {
+    rmSync(dirname(preload), { recursive: true, force: true })
   }
 })
