@@ -714,16 +714,19 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
    * `parent` is the member it is the value of; -2 inside an array, where members are not indexed.
    */
   function object (at: number, depth: number, parent: number): number {
+    // Locals, not the closure's variables, in the hot loops.
+    const bytes = src
+    const end = last
     if (depth > MAX_DEPTH - 4) return -1
     at++
-    if (src[at] === 0x7d /* } */) {
+    if (bytes[at] === 0x7d /* } */) {
       if (parent >= 0) kindOf[parent] = EMPTY_OBJECT
       return at + 1
     }
     const keysFrom = keyCount
     const indexed = parent !== -2
     for (;;) {
-      if (src[at] !== QUOTE) return -1
+      if (bytes[at] !== QUOTE) return -1
       const from = at + 1
       let hash = 0
       let power = 1
@@ -741,8 +744,8 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
       } else {
         at = from
         for (;;) {
-          if (at >= last) return -1
-          const byte = src[at]
+          if (at >= end) return -1
+          const byte = bytes[at]
           if (byte === QUOTE) break
           if (indexed ? NAME_BYTES[byte] === 0 : byte < 0x20 || byte >= 0x80) return -1
           hash = (Math.imul(hash, HASH_BASE) + byte) | 0
@@ -750,12 +753,12 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
           at++
         }
         // An empty key, or one JSON.parse would put first (an array index): parsed.
-        if (at === from || (src[from] >= 0x30 && src[from] <= 0x39)) return -1
+        if (at === from || (bytes[from] >= 0x30 && bytes[from] <= 0x39)) return -1
         for (let i = keysFrom; i < keyCount; i++) if (keyStack[i] === hash) return -1
       }
       if (keyCount === MAX_MEMBERS) return -1
       keyStack[keyCount++] = hash
-      if (src[at + 1] !== 0x3a /* : */) return -1
+      if (bytes[at + 1] !== 0x3a /* : */) return -1
       let member = -2
       if (indexed) {
         if (members === MAX_MEMBERS) return -1
@@ -782,7 +785,7 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
         valueEnd[member] = at
         if (known !== -1 && role(kindOf[member]) !== shapeRole[known]) shaped = false
       }
-      const byte = src[at]
+      const byte = bytes[at]
       if (byte === 0x2c /* , */) {
         at++
         continue
@@ -900,29 +903,32 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
 
   /** A JSON number; inside an array only one JavaScript prints back as it is. */
   function number (at: number, inArray: boolean): number {
+    // Locals, not the closure's variables, in the hot loops.
+    const bytes = src
+    const end = last
     const from = at
-    if (src[at] === 0x2d /* - */) at++
-    if (src[at] === 0x30 /* 0 */) {
+    if (bytes[at] === 0x2d /* - */) at++
+    if (bytes[at] === 0x30 /* 0 */) {
       at++
     } else {
       const digits = at
-      while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
+      while (at < end && bytes[at] >= 0x30 && bytes[at] <= 0x39) at++
       if (at === digits) return -1
     }
-    if (src[at] === 0x2e /* . */) {
+    if (bytes[at] === 0x2e /* . */) {
       const digits = ++at
-      while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
+      while (at < end && bytes[at] >= 0x30 && bytes[at] <= 0x39) at++
       if (at === digits) return -1
     }
-    if (src[at] === 0x65 || src[at] === 0x45 /* e E */) {
+    if (bytes[at] === 0x65 || bytes[at] === 0x45 /* e E */) {
       at++
-      if (src[at] === 0x2b || src[at] === 0x2d /* + - */) at++
+      if (bytes[at] === 0x2b || bytes[at] === 0x2d /* + - */) at++
       const digits = at
-      while (at < last && src[at] >= 0x30 && src[at] <= 0x39) at++
+      while (at < end && bytes[at] >= 0x30 && bytes[at] <= 0x39) at++
       if (at === digits) return -1
     }
     if (inArray && !printsAsItself(from, at)) {
-      const text = src.toString('latin1', from, at)
+      const text = bytes.toString('latin1', from, at)
       if (String(Number(text)) !== text) return -1
     }
     return at
