@@ -241,43 +241,71 @@ export class NdjsonReader {
  * JSON.stringify writes it): a check in one pass that builds nothing, where
  * JSON.parse would build the record. True only for text JSON.parse takes; false
  * for some it takes too (whitespace, nesting past 64), which is then parsed.
- * The bytes are UTF-8 (the reader checked).
+ * The bytes are UTF-8 (the reader checked). One loop, the open containers on a
+ * stack (whether each is an array), rather than a call per value.
  */
 export function isCompactJson (bytes: Buffer, start: number, end: number): boolean {
-  return bytes[start] === OPEN_BRACE && jsonValue(bytes, start, end, 0) === end
-}
-
-/** The index past the JSON value at `at`, or -1. */
-function jsonValue (bytes: Buffer, at: number, end: number, depth: number): number {
-  const byte = bytes[at]
-  if (byte === QUOTE) return jsonString(bytes, at, end)
-  if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-    if (depth === 64) return -1
-    const object = byte === OPEN_BRACE
-    const close = object ? CLOSE_BRACE : CLOSE_BRACKET
-    at++
-    if (bytes[at] === close) return at + 1
-    for (;;) {
-      if (object) {
-        if (bytes[at] !== QUOTE) return -1
+  if (bytes[start] !== OPEN_BRACE) return false
+  let at = start + 1
+  // The innermost open container's place on the stack (the line's object is 0).
+  let depth = 0
+  OPEN_ARRAYS[0] = 0
+  let inArray = false
+  let opened = true
+  for (;;) {
+    let byte = bytes[at]
+    if (opened && byte === (inArray ? CLOSE_BRACKET : CLOSE_BRACE)) {
+      // Empty.
+      at++
+      if (depth === 0) return at === end
+      inArray = OPEN_ARRAYS[--depth] === 1
+    } else {
+      if (!inArray) {
+        if (byte !== QUOTE) return false
         at = jsonString(bytes, at, end)
-        if (at === -1 || bytes[at] !== COLON) return -1
-        at++
+        if (at === -1 || bytes[at] !== COLON) return false
+        byte = bytes[++at]
       }
-      at = jsonValue(bytes, at, end, depth + 1)
-      if (at === -1) return -1
-      if (bytes[at] === COMMA) {
+      if (byte === QUOTE) {
+        at = jsonString(bytes, at, end)
+      } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+        if (depth === MAX_NESTING - 1) return false
+        inArray = byte === OPEN_BRACKET
+        OPEN_ARRAYS[++depth] = inArray ? 1 : 0
+        opened = true
         at++
         continue
+      } else if (byte === 0x74 /* t */) {
+        at = word(bytes, at, end, TRUE)
+      } else if (byte === 0x66 /* f */) {
+        at = word(bytes, at, end, FALSE)
+      } else if (byte === 0x6e /* n */) {
+        at = word(bytes, at, end, NULL)
+      } else {
+        at = jsonNumber(bytes, at, end)
       }
-      return bytes[at] === close ? at + 1 : -1
+      if (at === -1) return false
+    }
+    // A value ended: a comma, or its container's end (and perhaps its parents').
+    opened = false
+    for (;;) {
+      byte = bytes[at]
+      if (byte === COMMA) {
+        at++
+        break
+      }
+      if (byte !== (inArray ? CLOSE_BRACKET : CLOSE_BRACE)) return false
+      at++
+      if (depth === 0) return at === end
+      inArray = OPEN_ARRAYS[--depth] === 1
     }
   }
-  if (byte === 0x74 /* t */) return word(bytes, at, end, TRUE)
-  if (byte === 0x66 /* f */) return word(bytes, at, end, FALSE)
-  if (byte === 0x6e /* n */) return word(bytes, at, end, NULL)
-  return jsonNumber(bytes, at, end)
 }
+
+/** Containers open at once, at most, in a line {@link isCompactJson} takes. */
+const MAX_NESTING = 64
+/** Whether each open container is an array (1) or an object (0). */
+const OPEN_ARRAYS = new Uint8Array(MAX_NESTING)
 
 /**
  * Past a string's closing quote, or -1: no raw control character, only JSON's

@@ -244,12 +244,16 @@ describe('isCompactJson: the check that lets a winston line skip JSON.parse in t
   })
 
   test('what it leaves to JSON.parse: whitespace, deep nesting, a bare value, text after the object', () => {
-    for (const line of ['{ "a":1}', '{"a": 1}', '[1]', '"x"', '{"a":1}x', '{"a":01}', '{"a":1.}', '{"a":"\\x"}', '{"a":tru}', '{"a":"\u0001"}']) {
+    for (const line of ['{ "a":1}', '{"a": 1}', '[1]', '"x"', '{"a":1}x', '{"a":01}', '{"a":1.}', '{"a":"\\x"}', '{"a":tru}', '{"a":"\u0001"}',
+      '{"a":[1}', '{"a":{"b":1]}', '{"a":1}}', '{"a":[1,]}', '{"a":1,}', '{"a":[[]}', '{"a":{}']) {
       assert.equal(check(Buffer.from(line)), false, line)
     }
     const deep = '{"a":' + '['.repeat(70) + ']'.repeat(70) + '}'
     assert.equal(check(Buffer.from(deep)), false)
     assert.ok(check(Buffer.from('{"a":' + '['.repeat(60) + ']'.repeat(60) + '}')))
+    // 64 containers open at once pass; 65 are JSON.parse's.
+    assert.ok(check(Buffer.from('{"a":' + '['.repeat(62) + '{}' + ']'.repeat(62) + '}')))
+    assert.equal(check(Buffer.from('{"a":' + '['.repeat(63) + '{}' + ']'.repeat(63) + '}')), false)
   })
 })
 
