@@ -476,8 +476,6 @@ const QUOTE = 0x22
 const COMMA = 0x2c
 const CLOSE_BRACE = 0x7d
 const BACKSLASH = 0x5c
-const LEVEL_KEY = Buffer.from('level":')
-const TIME_KEY = Buffer.from('time":')
 
 /**
  * The epoch time (an integer, milliseconds or seconds: see `timeFromEpoch`) of a
@@ -488,31 +486,43 @@ const TIME_KEY = Buffer.from('time":')
 export function leadingTime (bytes: Buffer, start: number, end: number): number {
   if (bytes[start] !== OPEN_BRACE || bytes[start + 1] !== QUOTE) return -1
   let at = start + 2
-  if (startsWith(bytes, at, end, LEVEL_KEY)) {
-    at += LEVEL_KEY.length
-    if (bytes[at] === QUOTE) {
+  // The keys' bytes compared one by one in line: a loop over a kept Buffer cost 1.5 x the time.
+  let byte = bytes[at]
+  if (byte === 0x6c && end - at >= 7 && bytes[at + 1] === 0x65 && bytes[at + 2] === 0x76 && bytes[at + 3] === 0x65 &&
+    bytes[at + 4] === 0x6c && bytes[at + 5] === QUOTE && bytes[at + 6] === COLON /* level": */) {
+    at += 7
+    byte = bytes[at]
+    if (byte === QUOTE) {
       // A level label: a string with no escape in it.
-      at++
-      while (at < end && bytes[at] !== QUOTE) {
-        if (bytes[at] === BACKSLASH) return -1
-        at++
+      for (;;) {
+        if (++at >= end) return -1
+        byte = bytes[at]
+        if (byte === QUOTE) break
+        if (byte === BACKSLASH) return -1
       }
       at++
     } else {
       const first = at
-      while (at < end && isDigit(bytes[at])) at++
+      while (at < end && isDigit(byte)) byte = bytes[++at]
       if (at === first) return -1
     }
     if (bytes[at] !== COMMA || bytes[at + 1] !== QUOTE) return -1
     at += 2
+    byte = bytes[at]
   }
-  if (!startsWith(bytes, at, end, TIME_KEY)) return -1
-  at += TIME_KEY.length
-  let ms = 0
+  if (byte !== 0x74 || end - at < 6 || bytes[at + 1] !== 0x69 || bytes[at + 2] !== 0x6d || bytes[at + 3] !== 0x65 ||
+    bytes[at + 4] !== QUOTE || bytes[at + 5] !== COLON /* time": */) return -1
+  at += 6
   const first = at
   // At most 16 digits: every such number is exact in a double.
-  while (at < end && at - first < 16 && isDigit(bytes[at])) ms = ms * 10 + bytes[at++] - 0x30
-  if (at === first || (bytes[at] !== COMMA && bytes[at] !== CLOSE_BRACE)) return -1
+  const last = end - at > 16 ? at + 16 : end
+  let ms = 0
+  byte = bytes[at]
+  while (at < last && isDigit(byte)) {
+    ms = ms * 10 + byte - 0x30
+    byte = bytes[++at]
+  }
+  if (at === first || (byte !== COMMA && byte !== CLOSE_BRACE)) return -1
   return ms
 }
 
