@@ -98,7 +98,9 @@ export class NdjsonReader {
     // check per chunk; lines are checked one by one only in a chunk that fails it.
     const utf8 = typeof text === 'string' || isUtf8(complete)
     const needles = this.#needles
-    const found = needles.map((needle) => complete.indexOf(needle))
+    // An Int32Array, not needles.map(): an array's elements kind changed once in a run and sent this function back to be compiled again.
+    const found = new Int32Array(needles.length)
+    for (let i = 0; i < needles.length; i++) found[i] = complete.indexOf(needles[i])
     let start = 0
     while (start < end) {
       // In ASCII text a character is a byte, and the string's own search is
