@@ -516,7 +516,7 @@ export function leadingTime (bytes: Buffer, start: number, end: number): number 
     bytes[at + 4] !== QUOTE || bytes[at + 5] !== COLON /* time": */) return -1
   at += 6
   const first = at
-  // At most 16 digits: every such number is exact in a double.
+  // At most 16 digits, read as a double: exact up to 2^53 (9.007e15: microseconds until the year 2255).
   const last = end - at > 16 ? at + 16 : end
   let ms = 0
   byte = bytes[at]

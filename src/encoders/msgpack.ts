@@ -65,7 +65,8 @@ const MAX_DEPTH = 64
  * of it, with no JavaScript object in between: strings are copied as bytes,
  * numbers encoded as @msgpack/msgpack encodes them (safe integers within 32 bits
  * as integers, every other number as float 64). A duplicate key stays a duplicate
- * map entry (decoders keep the last, as JSON.parse does). Like the JSON formats'
+ * map entry (decoders keep the last, as JSON.parse does), and keys keep the line's
+ * order (JSON.parse puts array-index keys such as "5" first). Like the JSON formats'
  * splice, it trusts the text's strings: a raw control character, which JSON.parse
  * would refuse, is carried as it is. The bytes returned are a view of a scratch
  * buffer, valid until the next call.
