@@ -85,7 +85,9 @@ export function createJsonToMsgpack (): (time: EventTime, json: Buffer, start: n
   }
 }
 
-// Each open map or array: where its header byte is, its members so far, and whether it is an array.
+// Each open map or array: where its header byte is, its members so far (the innermost's are in a local
+// until a container opens inside it), and whether it is an array. One set for the module: a call runs to
+// its end with nothing else in between.
 const headers = new Int32Array(MAX_DEPTH)
 const counts = new Int32Array(MAX_DEPTH)
 const arrays = new Uint8Array(MAX_DEPTH)
@@ -93,7 +95,7 @@ const arrays = new Uint8Array(MAX_DEPTH)
 let next = 0
 
 /**
- * The object at `at` (after white space) to msgpack at `pos` in `out`; returns
+ * The object at `at` (white space before it allowed) to msgpack at `pos` in `out`; returns
  * where its bytes end. One loop with its state in locals, the open containers on
  * a stack: the text's bytes, the output and both positions stay in registers.
  */
