@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
@@ -66,17 +67,40 @@ test('masking in JavaScript (no bufferutil) XORs every byte with the key, whatev
   }
 })
 
-test('bufferutil masks when its native build loads; when it falls back to its JavaScript, or is turned off, maskHere does', () => {
+/** Which mask src/frame.ts takes in a fresh process with these arguments and environment. */
+function masking (args: string[], env: NodeJS.ProcessEnv = {}): string {
   const probe = "import('./src/frame.ts').then((frame) => console.log(frame.MASKING))"
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}): string =>
-    execFileSync(process.execPath, [...args, '--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' }).trim()
-  assert.equal(run([]), 'bufferutil')
-  assert.equal(run([], { WS_NO_BUFFER_UTIL: '1' }), 'javascript')
-  // A native build that does not load: node-gyp-build throws, and bufferutil gives its fallback.
+  return execFileSync(process.execPath, [...args, '--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' }).trim()
+}
+
+// bufferutil is optional: where it is, its directory; and whether its native build loads here (as bufferutil loads it).
+const require = createRequire(import.meta.url)
+const bufferutilDir = ((): string | undefined => {
+  try {
+    return dirname(require.resolve('bufferutil/package.json'))
+  } catch {
+    return undefined
+  }
+})()
+const nativeLoads = ((): boolean => {
+  try {
+    return bufferutilDir !== undefined && typeof (require('node-gyp-build')(bufferutilDir) as { mask?: unknown }).mask === 'function'
+  } catch {
+    return false
+  }
+})()
+
+test('bufferutil masks when its native build loads here, maskHere otherwise, and WS_NO_BUFFER_UTIL turns bufferutil off', () => {
+  assert.equal(masking([]), nativeLoads ? 'bufferutil' : 'javascript')
+  assert.equal(masking([], { WS_NO_BUFFER_UTIL: '1' }), 'javascript')
+})
+
+test('bufferutil installed, its native build not loading: its JavaScript fallback is not taken, maskHere is', { skip: bufferutilDir === undefined && 'bufferutil is not installed here' }, () => {
+  // node-gyp-build throws, as it does for a platform with no prebuilt binary and no compiler; bufferutil then gives its fallback.
   const preload = join(mkdtempSync(join(tmpdir(), 'pino-websocket-mask-')), 'no-native.cjs')
   writeFileSync(preload, `
     const Module = require('node:module')
-    const path = require.resolve('node-gyp-build', { paths: [require('node:path').dirname(require.resolve('bufferutil', { paths: [${JSON.stringify(ROOT)}] }))] })
+    const path = require.resolve('node-gyp-build', { paths: [${JSON.stringify(bufferutilDir)}] })
     const fake = new Module(path)
     fake.filename = path
     fake.loaded = true
@@ -84,7 +108,7 @@ test('bufferutil masks when its native build loads; when it falls back to its Ja
     require.cache[path] = fake
   `)
   try {
-    assert.equal(run(['--require', preload]), 'javascript')
+    assert.equal(masking(['--require', preload]), 'javascript')
   } finally {
     rmSync(dirname(preload), { recursive: true, force: true })
   }
