@@ -176,6 +176,8 @@ function transcode (src: Buffer, at: number, end: number, out: Buffer, pos: numb
           at = next
         } else {
           at = i
+          // encodeNumber's one- and two-byte forms, written here: calling it for every
+          // integer measured 2-3 % slower at 4 KiB (5.29 against 5.43 µs).
           if (!negative || integer === 0) {
             // -0 too: @msgpack/msgpack writes it as 0.
             if (integer < 0x80) {
