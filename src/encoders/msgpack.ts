@@ -143,7 +143,14 @@ function instantiate (): WasmTranscoder | undefined {
     }
   }
   if (compiled === null) return undefined
-  const exports = new WebAssembly.Instance(compiled).exports as {
+  let instance
+  try {
+    instance = new WebAssembly.Instance(compiled)
+  } catch {
+    // Its memory (320 KiB) could not be had: the JavaScript transcoder does the work.
+    return undefined
+  }
+  const exports = instance.exports as {
     memory: { buffer: ArrayBuffer }
     line_buffer: () => number
     line_bytes: () => number
