@@ -145,6 +145,17 @@ describe('msgpack: the WebAssembly transcoder against the JavaScript one', () =>
     assert.equal(run(inWasm, text, text.length - 3), run(inJs, text, text.length - 3))
   })
 
+  test('strings around its 16-byte loads and the 32-byte fixstr limit, with an escape and without', () => {
+    for (let length = 0; length <= 50; length++) {
+      for (const text of ['v'.repeat(length), 'v'.repeat(length) + '\n', '\t' + 'v'.repeat(length), 'é'.repeat(length)]) {
+        const line = inChunk(JSON.stringify({ ['k'.repeat(length)]: text, [text]: length }))
+        const expected = run(inJs, line, line.length - 3)
+        assert.ok(expected !== undefined)
+        assert.equal(run(inWasm, line, line.length - 3), expected, `${length}: ${JSON.stringify(text)}`)
+      }
+    }
+  })
+
   test('refuses numbers with an exponent or over 15 digits, which JavaScript reads', () => {
     for (const number of ['1e3', '2.5E-3', '1E+2', '1234567890123456', '0.1234567890123456', '12345678.123456789']) {
       const text = inChunk(`{"n":${number}}`)

@@ -93,16 +93,21 @@ static inline uint32_t integer(u8 *out, int64_t value, uint32_t pos) {
   return pos + 5;
 }
 
-static uint32_t number(u8 *out, double value, uint32_t pos) {
-  if (value >= -2147483648.0 && value < 4294967296.0 && value == (double)(int64_t)value) {
-    // -0 too: @msgpack/msgpack writes it as 0.
-    return integer(out, (int64_t)value, pos);
-  }
+static inline uint32_t float64(u8 *out, double value, uint32_t pos) {
   union { double d; uint64_t u; } bits = { value };
   out[pos] = 0xcb;
   be32(out + pos + 1, (uint32_t)(bits.u >> 32));
   be32(out + pos + 5, (uint32_t)bits.u);
   return pos + 9;
+}
+
+// A number as @msgpack/msgpack writes it: an integer within [-2^31, 2^32) as one, any other as a float 64.
+static uint32_t number(u8 *out, double value, uint32_t pos) {
+  if (value >= -2147483648.0 && value < 4294967296.0 && value == (double)(int64_t)value) {
+    // -0 too: @msgpack/msgpack writes it as 0.
+    return integer(out, (int64_t)value, pos);
+  }
+  return float64(out, value, pos);
 }
 
 static inline uint32_t hex4(const u8 *src, uint32_t at, uint32_t end) {
@@ -211,26 +216,16 @@ static uint64_t escapedString(const u8 *src, uint32_t at, uint32_t end, u8 *out,
   return RESULT(at + 1, body + length);
 }
 
-// The string whose opening quote is at `at`, to `pos`: see RESULT. Sixteen bytes at a time: the text holds a quote at `end` (the caller's sentinel).
-static uint64_t string(const u8 *src, uint32_t at, uint32_t end, u8 *out, uint32_t pos) {
+// A string of 16 bytes or more, or with an escape, from its opening quote at `at`: see RESULT.
+__attribute__((noinline))
+static uint64_t longString(const u8 *src, uint32_t at, uint32_t end, u8 *out, uint32_t pos) {
   const v128_t quote = wasm_i8x16_splat(QUOTE);
   const v128_t backslash = wasm_i8x16_splat(BACKSLASH);
   uint32_t start = at + 1;
-  v128_t bytes = wasm_v128_load(src + start);
-  uint32_t mask = wasm_i8x16_bitmask(wasm_v128_or(wasm_i8x16_eq(bytes, quote), wasm_i8x16_eq(bytes, backslash)));
-  if (mask != 0) {
-    uint32_t length = __builtin_ctz(mask);
-    uint32_t close = start + length;
-    if (src[close] != QUOTE) return escapedString(src, at, end, out, pos);
-    if (close >= end) return 0;
-    // A fixstr: its bytes stored as loaded (the output has room past its end).
-    out[pos] = (u8)(0xa0 | length);
-    wasm_v128_store(out + pos + 1, bytes);
-    return RESULT(close + 1, pos + 1 + length);
-  }
-  uint32_t close = start + 16;
+  uint32_t close = start;
+  uint32_t mask;
   for (;;) {
-    bytes = wasm_v128_load(src + close);
+    v128_t bytes = wasm_v128_load(src + close);
     mask = wasm_i8x16_bitmask(wasm_v128_or(wasm_i8x16_eq(bytes, quote), wasm_i8x16_eq(bytes, backslash)));
     if (mask != 0) break;
     close += 16;
@@ -242,6 +237,21 @@ static uint64_t string(const u8 *src, uint32_t at, uint32_t end, u8 *out, uint32
   pos = stringHeader(out, length, pos);
   __builtin_memcpy(out + pos, src + start, length);
   return RESULT(close + 1, pos + length);
+}
+
+// The string whose opening quote is at `at`, to `pos`: see RESULT. Most keys and values are under 16 bytes
+// and have no escape: one 16-byte load finds their end, one store copies them (the output has room past
+// its end), in line; the text holds a quote at `end` (the caller's sentinel).
+static inline __attribute__((always_inline)) uint64_t string(const u8 *src, uint32_t at, uint32_t end, u8 *out, uint32_t pos) {
+  v128_t bytes = wasm_v128_load(src + at + 1);
+  uint32_t mask = wasm_i8x16_bitmask(wasm_v128_or(wasm_i8x16_eq(bytes, wasm_i8x16_splat(QUOTE)), wasm_i8x16_eq(bytes, wasm_i8x16_splat(BACKSLASH))));
+  // No quote or backslash in the 16 bytes: the quote may come right after them (a string of 16 bytes).
+  uint32_t length = __builtin_ctz(mask | 0x10000);
+  uint32_t close = at + 1 + length;
+  if (src[close] != QUOTE || close >= end) return longString(src, at, end, out, pos);
+  out[pos] = (u8)(0xa0 | length);
+  wasm_v128_store(out + pos + 1, bytes);
+  return RESULT(close + 1, pos + 1 + length);
 }
 
 // A map or array of 16 members or more: its header takes 3 or 5 bytes where one was kept.
@@ -358,11 +368,14 @@ uint32_t transcode(uint32_t end) {
           digits = at - first;
         }
         uint32_t fraction = 0;
+        // Whether a digit after the point is not 0: then the number is no integer.
+        uint32_t fractional = 0;
         if (byte == 0x2e) {
           uint32_t start = ++at;
           byte = src[at];
           while (byte >= 0x30 && byte <= 0x39) {
             mantissa = mantissa * 10 + byte - 0x30;
+            fractional |= byte - 0x30;
             byte = src[++at];
           }
           if (at == start) return 0;
@@ -375,7 +388,8 @@ uint32_t transcode(uint32_t end) {
         } else {
           // At most 15 digits are exact as an integer, and so is 10^fraction: one division rounds correctly.
           double value = fraction == 0 ? (double)mantissa : (double)mantissa / POWERS_OF_TEN[fraction];
-          pos = number(out, negative ? -value : value, pos);
+          if (negative) value = -value;
+          pos = fractional != 0 ? float64(out, value, pos) : number(out, value, pos);
         }
       }
     }

@@ -73,7 +73,7 @@ const MAX_DEPTH = 64
  * buffer, valid until the next call.
  *
  * Lines of up to 64 KiB go first to the same transcoder in WebAssembly
- * (msgpack-wasm.c), in 0.63-0.77 x the time of this module's; what it refuses (a number
+ * (msgpack-wasm.c), in 0.55-0.77 x the time of this module's; what it refuses (a number
  * with an exponent or over 15 digits, anything invalid), longer lines, and every
  * line where WebAssembly is not available (node --jitless) to {@link transcode}.
  * @param engine one of the two alone, for the tests that compare them; the
