@@ -1,7 +1,9 @@
 // Builds src/encoders/msgpack-wasm.c into the WebAssembly module embedded in
 // src/encoders/msgpack-wasm.ts (committed, so installing and building need no C
 // compiler). Needs clang and wasm-ld (Debian: clang lld). With --check, builds
-// into memory and fails if the committed module differs: .ci/run does that.
+// into memory and fails if the committed module differs: .ci/run does that, with
+// Debian 12's clang 14, so commit a module built with that clang (another version
+// makes other bytes, which the check refuses; its first line names the clang).
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
