@@ -7,7 +7,8 @@ import { ExtensionCodec, decodeMulti } from '@msgpack/msgpack'
 import { decodeMessage, encodeMessages, type LogEvent } from '../src/index.js'
 import { createEncoder, type JsonEvent } from '../src/encoders/index.js'
 import { resolveEncoderOptions, resolveOptions } from '../src/options.js'
-import { createDateFormatter, formatDate, formatDouble, timeOf } from '../src/encoders/dates.js'
+import { prng } from './helpers.js'
+import { createDateFormatter, formatDate, formatDouble, formatSeconds, timeOf } from '../src/encoders/dates.js'
 
 // Copied from ../shared/fluent-bit-vectors, so the tests need nothing outside the repository.
 const VECTORS = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fluent-bit-vectors')
@@ -138,6 +139,19 @@ describe('dates', () => {
       const text = formatDouble(value)
       assert.equal(Number(text), Number(value.toPrecision(16)), `${value} -> ${text}`)
       assert.match(text, /^\d{10}\.\d{1,6}$/)
+    }
+  })
+
+  test('a time of whole microseconds is written from its integers as %.16g writes its double (seed 20261209)', () => {
+    const random = prng(20261209)
+    const secs = [999_999_999, 1_000_000_000, 1_700_000_000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 9_999_999_999, 0, -5]
+    const nsecs = [0, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 120_000_000, 999_000_000, 999_999_000, 1, 500, 999_999_999, 5_000_500]
+    const check = (sec: number, nsec: number): void => assert.equal(formatSeconds({ sec, nsec }), formatDouble(sec + nsec / 1e9), `${sec} s ${nsec} ns`)
+    for (const sec of secs) for (const nsec of nsecs) check(sec, nsec)
+    for (let i = 0; i < 300_000; i++) {
+      const sec = 1e9 + Math.floor(random() * (2 ** 32 - 1e9))
+      const unit = [1e6, 1e3, 1][i % 3]
+      check(sec, Math.floor(random() * (1e9 / unit)) * unit)
     }
   })
 

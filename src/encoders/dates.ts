@@ -119,7 +119,7 @@ export function fallbackTime ({ sec, nsec }: EventTime): string {
 /** The date key's value as JSON text, per `json_date_format`. */
 export function formatDate (time: EventTime, format: DateFormat): string {
   switch (format) {
-    case 'double': return formatDouble(time.sec + time.nsec / 1e9)
+    case 'double': return formatSeconds(time)
     case 'epoch': return String(time.sec)
     case 'epoch_ms': return String(time.sec * 1000 + Math.floor(time.nsec / 1e6))
     case 'iso8601': return `"${calendar(time, 'T')}Z"`
@@ -132,6 +132,25 @@ function calendar (time: EventTime, separator: string): string {
   if (!(Math.abs(time.sec) <= CALENDAR_SECONDS)) throw outsideCalendar(time.sec, separator === 'T' ? 'iso8601' : 'java_sql_timestamp')
   const text = new Date(time.sec * 1000).toISOString()
   return `${text.slice(0, 10)}${separator}${text.slice(11, 19)}.${String(Math.floor(time.nsec / 1000)).padStart(6, '0')}`
+}
+
+/**
+ * {@link formatDouble} of `sec + nsec / 1e9`, the time as Fluent Bit prints a
+ * `double` date. A time of whole microseconds from 2001 to 2106 (every time
+ * pino and winston give, as milliseconds) is written from its integers: there
+ * the double is within 0.24 µs of the time, so its six decimals are the time's
+ * microseconds. Any other goes through the double.
+ */
+export function formatSeconds ({ sec, nsec }: EventTime): string {
+  if (sec < 1e9 || sec >= 0x100000000 || nsec % 1000 !== 0 || !Number.isInteger(sec)) return formatDouble(sec + nsec / 1e9)
+  let micros = nsec / 1000
+  if (micros === 0) return `${sec}.0`
+  let digits = 6
+  while (micros % 10 === 0) {
+    micros /= 10
+    digits--
+  }
+  return `${sec}.${String(micros).padStart(digits, '0')}`
 }
 
 /**

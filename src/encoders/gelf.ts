@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { hostname } from 'node:os'
-import { formatDouble, parseTime, timeFromEpoch, type EventTime } from './dates.js'
+import { formatDouble, formatSeconds, parseTime, timeFromEpoch, type EventTime } from './dates.js'
 import { copyWords, stringStop, wholeView } from './words.js'
 
 /** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
@@ -457,8 +457,7 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
     }
 
     if (epoch !== timestampEpoch) {
-      const { sec, nsec } = timeFromEpoch(epoch)
-      timestamp = Buffer.from(formatDouble(sec + nsec / 1e9))
+      timestamp = Buffer.from(formatSeconds(timeFromEpoch(epoch)))
       timestampEpoch = epoch
     }
     // A name is at most the line long (and `__id`); the header's values are the line's or short.
