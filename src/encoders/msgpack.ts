@@ -82,7 +82,9 @@ const MAX_DEPTH = 64
  * then parses the text, which decides.
  */
 export function createJsonToMsgpack (engine: 'both' | 'javascript' | 'webassembly' = 'both'): (time: EventTime, json: Buffer, start: number, end: number) => Uint8Array {
-  let out = Buffer.allocUnsafeSlow(engine === 'webassembly' ? 0 : 64 * 1024)
+  // Both made at the first line, not here: an encoder that is given records, never lines
+  // (encodeMessages), makes neither.
+  let out = Buffer.allocUnsafeSlow(0)
   function inJavaScript (time: EventTime, json: Buffer, from: number, to: number): Uint8Array {
     // A float takes 9 bytes for JSON's 3 ("0.1"); nothing grows more than that.
     const room = (to - from) * 3 + 32
@@ -91,22 +93,25 @@ export function createJsonToMsgpack (engine: 'both' | 'javascript' | 'webassembl
     out[HEADER_BYTES] = EMPTY_MAP[0]
     return out.subarray(0, transcode(json, from, to, out, HEADER_BYTES + 1))
   }
-  const wasm = engine === 'javascript' ? undefined : instantiate()
-  if (wasm === undefined) {
-    if (engine === 'webassembly') throw new Error('WebAssembly is not available')
-    return inJavaScript
+  if (engine === 'javascript') return inJavaScript
+  // null: WebAssembly is not available here.
+  let wasm: WasmTranscoder | null | undefined
+  if (engine === 'webassembly') {
+    wasm = instantiate()
+    if (wasm === undefined) throw new Error('WebAssembly is not available')
   }
-  const { line, event, lineBytes, transcodeLine } = wasm
   const otherwise = engine === 'webassembly' ? fail : inJavaScript
   return function jsonToMsgpack (time, json, from, to) {
+    if (wasm === undefined) wasm = instantiate() ?? null
     const length = to - from
-    if (length > lineBytes) return otherwise(time, json, from, to)
+    if (wasm === null || length > wasm.lineBytes) return otherwise(time, json, from, to)
+    const { line, event } = wasm
     json.copy(line, 0, from, to)
     // Every scan in msgpack-wasm.c stops at a quote: one after the line bounds them.
     line[length] = QUOTE
     writeEventHeader(event, time)
     event[HEADER_BYTES] = EMPTY_MAP[0]
-    const end = transcodeLine(length)
+    const end = wasm.transcodeLine(length)
     return end === 0 ? otherwise(time, json, from, to) : event.subarray(0, end)
   }
 }
