@@ -53,27 +53,32 @@ static inline void be32(u8 *out, uint32_t value) {
   out[3] = (u8)value;
 }
 
+// A count or a non-negative integer in msgpack's smallest form: in the first byte (`fixed`, under
+// `fixedLimit`), else after `tag8` with 1 byte, tag8 + 1 with 2 or tag8 + 2 with 4 (big-endian).
+static inline uint32_t sized(u8 *out, uint32_t value, uint32_t pos, uint32_t fixedLimit, u8 fixed, u8 tag8) {
+  if (value < fixedLimit) {
+    out[pos] = (u8)(fixed | value);
+    return pos + 1;
+  }
+  if (value < 0x100) {
+    out[pos] = tag8;
+    out[pos + 1] = (u8)value;
+    return pos + 2;
+  }
+  if (value < 0x10000) {
+    out[pos] = tag8 + 1;
+    be16(out + pos + 1, value);
+    return pos + 3;
+  }
+  out[pos] = tag8 + 2;
+  be32(out + pos + 1, value);
+  return pos + 5;
+}
+
 // An integer within [-2^31, 2^32) in msgpack's smallest form, as @msgpack/msgpack writes it.
 static inline uint32_t integer(u8 *out, int64_t value, uint32_t pos) {
-  if (value >= 0) {
-    if (value < 0x80) {
-      out[pos] = (u8)value;
-      return pos + 1;
-    }
-    if (value < 0x100) {
-      out[pos] = 0xcc;
-      out[pos + 1] = (u8)value;
-      return pos + 2;
-    }
-    if (value < 0x10000) {
-      out[pos] = 0xcd;
-      be16(out + pos + 1, (uint32_t)value);
-      return pos + 3;
-    }
-    out[pos] = 0xce;
-    be32(out + pos + 1, (uint32_t)value);
-    return pos + 5;
-  }
+  // positive fixint, uint 8 / 16 / 32.
+  if (value >= 0) return sized(out, (uint32_t)value, pos, 0x80, 0x00, 0xcc);
   if (value >= -0x20) {
     out[pos] = (u8)(0xe0 | (value + 0x20));
     return pos + 1;
@@ -143,24 +148,9 @@ static inline uint32_t utf8(u8 *out, uint32_t code, uint32_t at) {
   return at;
 }
 
+// fixstr, str 8 / 16 / 32.
 static inline uint32_t stringHeader(u8 *out, uint32_t length, uint32_t pos) {
-  if (length < 32) {
-    out[pos] = (u8)(0xa0 | length);
-    return pos + 1;
-  }
-  if (length < 0x100) {
-    out[pos] = 0xd9;
-    out[pos + 1] = (u8)length;
-    return pos + 2;
-  }
-  if (length < 0x10000) {
-    out[pos] = 0xda;
-    be16(out + pos + 1, length);
-    return pos + 3;
-  }
-  out[pos] = 0xdb;
-  be32(out + pos + 1, length);
-  return pos + 5;
+  return sized(out, length, pos, 32, 0xa0, 0xd9);
 }
 
 // A string helper's two results in one: where the text goes on, and where the output does; 0 to refuse.
