@@ -9,13 +9,17 @@ export const MAX_RING_BYTES = 2 ** 31 - 1
 /** What an encoder hands the queue: text (written as UTF-8) or bytes (copied). */
 export type Chunk = string | Uint8Array
 
-/** First size of the byte ring; it doubles as records need room, up to its bound. */
-const INITIAL_CAPACITY = 64 * 1024
-/** A ring that must grow past this size grows to its bound at once. */
-const STRAIGHT_TO_BOUND = 1024 * 1024
 /**
- * A ring larger than this (grown through an outage) is given back when the
- * queue empties, once no stretch between emptyings has held more than
+ * First size of the byte ring. Past it, the ring is made at its bound at once,
+ * and the stretch records wrap at (its limit) doubles as they need room: a page
+ * of the ring costs memory only once written, so the pages past the limit cost
+ * nothing, and growing makes no ring to copy from and leave to the garbage
+ * collector (through an outage, rings of 64 KiB to 1 MiB and their copying).
+ */
+const INITIAL_CAPACITY = 64 * 1024
+/**
+ * A ring whose limit passed this size (grown through an outage) is given back
+ * when the queue empties, once no stretch between emptyings has held more than
  * LIGHT_PEAK for KEEP_RING_DELAY: a steady load whose backlog comes and goes
  * (large records, many in flight, a slow moment of the server) would otherwise
  * have its ring given back and grown again many times a second, each write into
@@ -41,12 +45,16 @@ const RELEASE_RECORDS = 64 * 1024
  *   confirmed ... | head (base) ... sent ... | unsent ... | tail
  *                  <-- in flight ----------->
  *
- * The ring may wrap once: the records from the head to its end, then from 0.
- * It holds `maxBytes` of records plus one record's worth of room, so a record
- * that fits the byte bound always finds a contiguous place. No I/O, no timers.
+ * The ring may wrap once: the records from the head to the end of its
+ * stretch, then from 0. Records wrap once past the ring's limit (the first
+ * reaching it may end past it); at its bound, the limit is `maxBytes` and the
+ * ring has one record's worth of room more, so a record that fits the byte
+ * bound always finds a contiguous place. No I/O, no timers.
  */
 export class RecordQueue {
   #ring: Buffer = Buffer.alloc(0)
+  /** Where records wrap: the ring's bytes from 0 to here (and a record past it) are in use, the rest never written. */
+  #limit = 0
   /**
    * Start offset and byte length of each record held, oldest first from slot
    * #first, wrapping: typed arrays, so records passing through cost no garbage
@@ -91,8 +99,8 @@ export class RecordQueue {
   get length (): number { return this.#count }
   /** Bytes of the records held. */
   get bytes (): number { return this.#bytes }
-  /** Bytes the ring takes now (it grows on demand and shrinks when the queue empties). */
-  get capacity (): number { return this.#ring.length }
+  /** Bytes of the ring in use: where records wrap (it grows on demand, and goes back once an outage is over). */
+  get capacity (): number { return this.#limit }
   /** Records not sent yet. */
   get unsent (): number { return this.#base + this.length - this.#sentEnd }
   /** Absolute position just past the last record handed out by {@link takeBatch}. */
@@ -146,7 +154,7 @@ export class RecordQueue {
     while (this.length > 0 && this.#bytes + length > this.#maxBytes) this.#evictOldest()
     let offset = this.#place(length)
     while (offset === -1) {
-      if (this.#ring.length < this.#maxCapacity) {
+      if (this.#limit < this.#maxBytes) {
         this.#grow(length)
       } else if (this.#sentEnd > this.#base && this.unsent > 0) {
         // The head is in flight: room comes from records still waiting, made
@@ -304,6 +312,19 @@ export class RecordQueue {
     }
     const headStart = this.#starts[this.#first]
     if (this.#wrapped) return this.#write + length <= headStart ? this.#write : -1
+    if (this.#write >= this.#limit) {
+      // Past the limit, records wrap as soon as the head leaves room. Below the
+      // bound, a head too near the start means the limit must grow; at it, the
+      // room past the limit (one record's worth) is written only when it must be,
+      // so an outage's full queue holds `maxBytes` of memory. Wrapping no earlier
+      // keeps what that room is for: from here until the head passes the end, the
+      // stretch before the head has room for all that `maxBytes` allows.
+      if (length <= headStart) {
+        this.#wrapped = true
+        return 0
+      }
+      return this.#limit === this.#maxBytes && this.#write + length <= this.#ring.length ? this.#write : -1
+    }
     if (this.#write + length <= this.#ring.length) return this.#write
     if (length <= headStart) {
       this.#wrapped = true
@@ -313,23 +334,32 @@ export class RecordQueue {
   }
 
   /**
-   * A larger ring with the records copied to its start, in order. Past a few
-   * doublings it goes straight to its bound: the pages of a new ring cost memory
-   * only once written, but every ring left behind waits for the garbage collector.
+   * A larger limit (doubled, or more if the record needs it), the records made
+   * contiguous from offset 0: moved in place when the ring already has the
+   * room, else copied to a new ring (its first size, or its bound).
    */
   #grow (length: number): void {
-    let capacity = Math.max(INITIAL_CAPACITY, this.#ring.length * 2)
-    while (capacity < this.#bytes + length) capacity *= 2
-    if (capacity > STRAIGHT_TO_BOUND) capacity = this.#maxCapacity
-    const ring = Buffer.allocUnsafeSlow(Math.min(capacity, this.#maxCapacity))
+    let limit = Math.max(INITIAL_CAPACITY, this.#limit * 2)
+    while (limit < this.#bytes + length) limit *= 2
+    let size = limit === INITIAL_CAPACITY ? INITIAL_CAPACITY : this.#maxCapacity
+    if (limit >= this.#maxBytes) {
+      limit = this.#maxBytes
+      size = this.#maxCapacity
+    }
+    this.#limit = limit
+    if (size <= this.#ring.length) {
+      this.#compact()
+      return
+    }
+    const ring = Buffer.allocUnsafeSlow(size)
     let offset = 0
     for (let index = 0; index < this.#count; index++) {
       const slot = this.#slot(index)
       const start = this.#starts[slot]
-      const size = this.#lengths[slot]
-      this.#ring.copy(ring, offset, start, start + size)
+      const bytes = this.#lengths[slot]
+      this.#ring.copy(ring, offset, start, start + bytes)
       this.#starts[slot] = offset
-      offset += size
+      offset += bytes
     }
     this.#ring = ring
     this.#write = offset
@@ -367,23 +397,29 @@ export class RecordQueue {
   }
 
   /**
-   * Close the holes evicted records left: the ring is rotated so the head
-   * starts at offset 0 (three reversals, in place), then each record moves down
-   * to follow the one before it.
+   * Close the holes evicted records left: the ring's bytes up to the end of the
+   * records furthest on are rotated so the head starts at offset 0 (three
+   * reversals, in place), then each record moves down to follow the one before it.
    */
   #compact (): void {
+    if (this.#count === 0) return
     const ring = this.#ring
     const head = this.#starts[this.#first]
-    const capacity = ring.length
+    let span = 0
+    for (let index = 0; index < this.#count; index++) {
+      const slot = this.#slot(index)
+      span = Math.max(span, this.#starts[slot] + this.#lengths[slot])
+    }
     if (head > 0) {
       ring.subarray(0, head).reverse()
-      ring.subarray(head).reverse()
-      ring.reverse()
+      ring.subarray(head, span).reverse()
+      ring.subarray(0, span).reverse()
     }
     let cursor = 0
     for (let index = 0; index < this.#count; index++) {
       const slot = this.#slot(index)
-      const start = (this.#starts[slot] - head + capacity) % capacity
+      const at = this.#starts[slot]
+      const start = at >= head ? at - head : at + span - head
       const length = this.#lengths[slot]
       if (start !== cursor) ring.copyWithin(cursor, start, start + length)
       this.#starts[slot] = cursor
@@ -419,10 +455,14 @@ export class RecordQueue {
     this.#write = 0
     this.#wrapped = false
     this.#bytes = 0
-    if (this.#ring.length > RELEASE_CAPACITY) {
+    if (this.#limit > RELEASE_CAPACITY) {
       const now = Date.now()
-      if (this.#peak > LIGHT_PEAK) this.#heavyAt = now
-      else if (now - this.#heavyAt >= KEEP_RING_DELAY) this.#ring = Buffer.alloc(0)
+      if (this.#peak > LIGHT_PEAK) {
+        this.#heavyAt = now
+      } else if (now - this.#heavyAt >= KEEP_RING_DELAY) {
+        this.#ring = Buffer.alloc(0)
+        this.#limit = 0
+      }
     }
     this.#peak = 0
   }

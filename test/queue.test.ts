@@ -60,16 +60,17 @@ describe('RecordQueue', () => {
   /**
    * 20 000 records of random sizes through a 4 KiB queue that evicts the oldest,
    * `step` acting on it after each push; `kept` is what the queue must hold, in
-   * order, and is checked against a drain at the end.
+   * order, and is checked against a drain at the end. `scale` multiplies the
+   * sizes: at 64, the ring passes its first size and grows by its limit.
    */
-  function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void): RecordQueue {
+  function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void, scale = 1): RecordQueue {
     const random = prng(seed)
     const kept: string[] = []
-    const queue = new RecordQueue(4096, 300, 'drop_oldest', (record) => {
+    const queue = new RecordQueue(4096 * scale, 300 * scale, 'drop_oldest', (record) => {
       assert.equal(record.toString(), kept.shift(), 'evicted in order')
     })
     for (let i = 0; i < 20_000; i++) {
-      const record = `${i}:${'x'.repeat(Math.floor(random() * 290))}`
+      const record = `${i}:${'x'.repeat(Math.floor(random() * 290 * scale))}`
       queue.push(record)
       kept.push(record)
       step(queue, kept, random)
@@ -81,99 +82,172 @@ describe('RecordQueue', () => {
     return queue
   }
 
-  test('the ring wraps, grows and stays exact over many records of random sizes', () => {
-    randomRun(7, (queue, kept, random) => {
-      assert.ok(queue.bytes <= 4096)
-      assert.ok(queue.capacity <= 4096 + 300, `capacity ${queue.capacity}`)
-      if (random() < 0.3) {
-        const batch = queue.takeBatch(1000, 0)
-        if (random() < 0.8) {
-          const sent = text(batch)
-          const count = queue.confirm(queue.sentEnd)
-          assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
-        } else {
+  test('records go past the byte bound only as far as one record, and every record the bound allows finds room', () => {
+    // The ring has a record's worth of room past `maxBytes` (4 KiB here); an outage's
+    // full queue of small records should write no more of it than a small record.
+    for (const overflow of ['drop_newest', 'drop_oldest'] as const) {
+      const random = prng(overflow === 'drop_newest' ? 11 : 12)
+      let refused = 0
+      let expectRefusal = false
+      const queue = new RecordQueue(65_536, 4096, overflow, () => {
+        if (overflow === 'drop_newest') assert.ok(expectRefusal, 'refused only when over the byte bound')
+        refused++
+      })
+      let furthest = 0
+      for (let i = 0; i < 50_000; i++) {
+        // Now and then, under drop_newest, a record as large as allowed.
+        const size = 1 + Math.floor(random() * (overflow === 'drop_newest' && random() < 0.01 ? 4096 : 300))
+        expectRefusal = queue.bytes + size > 65_536
+        queue.push(Buffer.alloc(size, 0x61))
+        if (random() < 0.02) {
+          // Take what waits (ends of records as views of the ring), confirm some of it, put the rest back.
+          for (const view of queue.takeBatch(Infinity, 0)) furthest = Math.max(furthest, view.byteOffset + view.length)
+          queue.confirm(queue.sentEnd - queue.length + Math.floor(random() * queue.length / 4))
           queue.rewind()
         }
       }
-    })
-  })
-
-  test('a queue that stays under half its bound never evicts, however its records wrap round the ring', () => {
-    // Confirmations of several records at once carry the head across the ring's end;
-    // the queue must then see the room past its last record again, not evict to make it.
-    const random = prng(11)
-    const queue = new RecordQueue(4096, 300, 'drop_oldest', () => assert.fail('evicted while the queue held under half its bound'))
-    const marks: number[] = []
-    for (let i = 0; i < 20_000; i++) {
-      queue.push(`${i}:${'x'.repeat(Math.floor(random() * 290))}`)
-      if (random() < 0.5) {
-        queue.takeBatch(1 + Math.floor(random() * 900), 0)
-        marks.push(queue.sentEnd)
-      }
-      while (queue.bytes > 2048 - 300) {
-        if (marks.length === 0) {
-          queue.takeBatch(4096, 0)
-          marks.push(queue.sentEnd)
-        }
-        // Most often the oldest mark; now and then a later one, several batches at once.
-        const at = random() < 0.7 ? 0 : Math.floor(random() * marks.length)
-        queue.confirm(marks.splice(0, at + 1)[at])
-      }
+      assert.ok(refused > 1000, `${refused} records refused or evicted`)
+      assert.ok(furthest > 65_536 - 300, `records reached ${furthest}`)
+      const most = overflow === 'drop_newest' ? 4096 : 300
+      assert.ok(furthest <= 65_536 + most, `records reached ${furthest}: no further than one record (at most ${most} bytes) past the bound`)
     }
   })
 
-  test('drop_oldest with records in flight across pushes: none in flight is evicted while one waits, the holes are closed, every record is confirmed, evicted or held, intact and in order', () => {
-    const random = prng(23)
-    const inFlight = new Set<string>()
-    let waitingEvicted = 0
-    const queue = new RecordQueue(8192, 400, 'drop_oldest', (view) => {
-      const record = view.toString()
-      if (inFlight.has(record)) {
-        assert.equal(queue.unsent, 0, 'a record in flight evicted while others waited')
-        inFlight.delete(record)
-      } else {
-        waitingEvicted++
-      }
-      gone.add(record)
-    })
-    const gone = new Set<string>()
-    const confirmed: string[] = []
-    const pushed: string[] = []
-    let marks: number[] = []
-    for (let i = 0; i < 30_000; i++) {
-      const record = `<${i}:${'y'.repeat(Math.floor(random() * 380))}>`
-      queue.push(record)
-      pushed.push(record)
-      const roll = random()
-      if (roll < 0.2) {
-        for (const part of queue.takeBatch(1 + Math.floor(random() * 3000), 0)) {
-          for (const one of part.toString().match(/<[^>]*>/g) ?? []) inFlight.add(one)
-        }
-        marks.push(queue.sentEnd)
-      } else if (roll < 0.3 && marks.length > 0) {
-        const mark = marks.shift()!
-        const before = queue.length
-        queue.confirm(mark)
-        assert.ok(queue.length <= before)
-      } else if (roll < 0.32) {
-        queue.rewind()
-        inFlight.clear()
-        marks = []
-      }
-      assert.ok(queue.bytes <= 8192)
-      assert.ok(queue.capacity <= 8192 + 400)
+  test('a backlog that comes and goes keeps records within the stretch it needs, not the whole ring', () => {
+    // 1.5 MiB held at a time (past the ring's first size) in a 32 MiB queue, 100 MiB through it:
+    // the records should wrap within about 2 MiB, the ring's pages past that never written.
+    const queue = new RecordQueue(32 * 1024 * 1024, 1024 * 1024, 'drop_oldest', () => assert.fail('nothing evicted'))
+    const record = Buffer.alloc(1000, 0x62)
+    let furthest = 0
+    for (let round = 0; round < 1000; round++) {
+      for (let i = 0; i < 100; i++) queue.push(record)
+      for (const view of queue.takeBatch(Infinity, 0)) furthest = Math.max(furthest, view.byteOffset + view.length)
+      queue.confirm(queue.sentEnd - 1500)
     }
+    assert.equal(queue.bytes, 1_500_000)
+    assert.ok(queue.capacity <= 2 * 1024 * 1024, `capacity ${queue.capacity}`)
+    assert.ok(furthest <= queue.capacity + 1000, `records reached ${furthest}`)
+  })
+
+  test('a backlog that grows while the records wrap: the limit doubles with it, nothing is evicted, every record stays intact and in order', () => {
+    const random = prng(31)
+    const queue = new RecordQueue(32 * 1024 * 1024, 1024 * 1024, 'drop_oldest', () => assert.fail('nothing evicted'))
+    let pushed = 0
+    let most = 0
+    for (let round = 0; round < 3000; round++) {
+      for (let i = 0; i < 50; i++) queue.push(`<${pushed++}:${'z'.repeat(100 + Math.floor(random() * 1900))}>`)
+      queue.takeBatch(Infinity, 0)
+      // The backlog creeps up to 3 MiB, with the head carried round the ring meanwhile.
+      const target = 3 * 1024 * 1024 * round / 3000 * (0.8 + 0.2 * random())
+      while (queue.bytes > target) queue.confirm(queue.sentEnd - queue.length + 1)
+      most = Math.max(most, queue.bytes)
+    }
+    const limit = 2 ** Math.ceil(Math.log2(most + 2100))
+    assert.ok(queue.capacity <= limit, `capacity ${queue.capacity}, most held ${most}`)
     const held: string[] = []
     queue.drain((view) => held.push(view.toString()))
-    // Whatever was neither evicted nor held was confirmed: together, each record once.
-    for (const record of pushed) if (!gone.has(record) && !held.includes(record)) confirmed.push(record)
-    assert.equal(confirmed.length + gone.size + held.length, pushed.length)
-    const order = (records: string[]): number[] => records.map((r) => Number(r.slice(1, r.indexOf(':'))))
-    const heldOrder = order(held)
-    assert.deepEqual(heldOrder, [...heldOrder].sort((a, b) => a - b), 'held in order')
-    for (const record of held) assert.match(record, /^<\d+:y*>$/, 'intact')
-    assert.ok(waitingEvicted > 1000, `${waitingEvicted} waiting records evicted`)
+    const first = pushed - held.length
+    held.forEach((record, i) => assert.match(record, new RegExp(`^<${first + i}:z+>$`)))
   })
+
+  for (const scale of [1, 64]) {
+    test(`the ring wraps, grows and stays exact over many records of random sizes (sizes x ${scale})`, () => {
+      randomRun(7, (queue, kept, random) => {
+        assert.ok(queue.bytes <= 4096 * scale)
+        assert.ok(queue.capacity <= 4096 * scale, `capacity ${queue.capacity}`)
+        if (random() < 0.3) {
+          const batch = queue.takeBatch(1000 * scale, 0)
+          if (random() < 0.8) {
+            const sent = text(batch)
+            const count = queue.confirm(queue.sentEnd)
+            assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
+          } else {
+            queue.rewind()
+          }
+        }
+      }, scale)
+    })
+
+    test(`a queue that stays under half its bound never evicts, however its records wrap round the ring (sizes x ${scale})`, () => {
+      // Confirmations of several records at once carry the head across the ring's end;
+      // the queue must then see the room past its last record again, not evict to make it.
+      const random = prng(11)
+      const queue = new RecordQueue(4096 * scale, 300 * scale, 'drop_oldest', () => assert.fail('evicted while the queue held under half its bound'))
+      const marks: number[] = []
+      for (let i = 0; i < 20_000; i++) {
+        queue.push(`${i}:${'x'.repeat(Math.floor(random() * 290 * scale))}`)
+        if (random() < 0.5) {
+          queue.takeBatch(1 + Math.floor(random() * 900 * scale), 0)
+          marks.push(queue.sentEnd)
+        }
+        while (queue.bytes > (2048 - 300) * scale) {
+          if (marks.length === 0) {
+            queue.takeBatch(4096 * scale, 0)
+            marks.push(queue.sentEnd)
+          }
+          // Most often the oldest mark; now and then a later one, several batches at once.
+          const at = random() < 0.7 ? 0 : Math.floor(random() * marks.length)
+          queue.confirm(marks.splice(0, at + 1)[at])
+        }
+      }
+    })
+  }
+
+  // At 16 x the sizes, the ring passes its first size: its limit grows, records moved in place.
+  for (const scale of [1, 16]) {
+    test(`drop_oldest with records in flight across pushes: none in flight is evicted while one waits, the holes are closed, every record is confirmed, evicted or held, intact and in order (sizes x ${scale})`, () => {
+      const random = prng(23)
+      const inFlight = new Set<string>()
+      let waitingEvicted = 0
+      const queue = new RecordQueue(8192 * scale, 400 * scale, 'drop_oldest', (view) => {
+        const record = view.toString()
+        if (inFlight.has(record)) {
+          assert.equal(queue.unsent, 0, 'a record in flight evicted while others waited')
+          inFlight.delete(record)
+        } else {
+          waitingEvicted++
+        }
+        gone.add(record)
+      })
+      const gone = new Set<string>()
+      const confirmed: string[] = []
+      const pushed: string[] = []
+      let marks: number[] = []
+      for (let i = 0; i < 30_000; i++) {
+        const record = `<${i}:${'y'.repeat(Math.floor(random() * 380 * scale))}>`
+        queue.push(record)
+        pushed.push(record)
+        const roll = random()
+        if (roll < 0.2) {
+          for (const part of queue.takeBatch(1 + Math.floor(random() * 3000 * scale), 0)) {
+            for (const one of part.toString().match(/<[^>]*>/g) ?? []) inFlight.add(one)
+          }
+          marks.push(queue.sentEnd)
+        } else if (roll < 0.3 && marks.length > 0) {
+          const mark = marks.shift()!
+          const before = queue.length
+          queue.confirm(mark)
+          assert.ok(queue.length <= before)
+        } else if (roll < 0.32) {
+          queue.rewind()
+          inFlight.clear()
+          marks = []
+        }
+        assert.ok(queue.bytes <= 8192 * scale)
+        assert.ok(queue.capacity <= 8192 * scale)
+      }
+      const held: string[] = []
+      queue.drain((view) => held.push(view.toString()))
+      // Whatever was neither evicted nor held was confirmed: together, each record once.
+      for (const record of pushed) if (!gone.has(record) && !held.includes(record)) confirmed.push(record)
+      assert.equal(confirmed.length + gone.size + held.length, pushed.length)
+      const order = (records: string[]): number[] => records.map((r) => Number(r.slice(1, r.indexOf(':'))))
+      const heldOrder = order(held)
+      assert.deepEqual(heldOrder, [...heldOrder].sort((a, b) => a - b), 'held in order')
+      for (const record of held) assert.match(record, /^<\d+:y*>$/, 'intact')
+      assert.ok(waitingEvicted > 1000, `${waitingEvicted} waiting records evicted`)
+    })
+  }
 
   test('removeLarger takes out the records over a size, wherever they are, and the ring stays exact after', () => {
     const queue = randomRun(11, (queue, kept, random) => {
