@@ -1,3 +1,4 @@
+import { copyRange } from './encoders/words.js'
 import type { Overflow } from './options.js'
 
 /**
@@ -140,7 +141,7 @@ export class RecordQueue {
     const ring = this.#ring
     // A whole array is set with no view made for it (Buffer#copy of a range makes one).
     ring.set(head, offset)
-    source.copy(ring, offset + head.length, start, end)
+    copyRange(source, start, end, ring, offset + head.length)
     if (terminator !== undefined) ring[offset + length - 1] = terminator
   }
 

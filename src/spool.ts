@@ -2,6 +2,7 @@ import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSy
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import * as zlib from 'node:zlib'
+import { copyRange } from './encoders/words.js'
 import type { Chunk } from './queue.js'
 
 /*
@@ -223,7 +224,7 @@ export class Spool {
     if (!this.#room(length)) return false
     const at = this.#reserve(length)
     this.#frame.set(head, at)
-    source.copy(this.#frame, at + head.length, start, end)
+    copyRange(source, start, end, this.#frame, at + head.length)
     if (terminator !== undefined) this.#frame[at + length - 1] = terminator
     return true
   }

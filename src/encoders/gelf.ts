@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { hostname } from 'node:os'
 import { formatDouble, formatSeconds, parseTime, timeFromEpoch, type EventTime } from './dates.js'
-import { copyWords, stringStop, wholeView } from './words.js'
+import { copyRange, copyWords, stringStop, wholeView } from './words.js'
 
 /** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
 export interface GelfKeys {
@@ -700,7 +700,8 @@ export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Bu
   function copy (from: number, to: number): void {
     // A call into C++ costs about as much as copying 100 bytes a word at a time.
     if (to - from > 96) {
-      pos += src.copy(out, pos, from, to)
+      copyRange(src, from, to, out, pos)
+      pos += to - from
       return
     }
     copyWords(srcView, srcBase + from, outView, pos, to - from)

@@ -1,6 +1,7 @@
 import { Encoder } from '@msgpack/msgpack'
 import type { EventTime } from './dates.js'
 import { MSGPACK_WASM } from './msgpack-wasm.js'
+import { copyRange } from './words.js'
 
 // fixarray(2), fixarray(2), fixext8 of type 0 and its 8 bytes of time.
 const HEADER_BYTES = 12
@@ -106,7 +107,7 @@ export function createJsonToMsgpack (engine: 'both' | 'javascript' | 'webassembl
     const length = to - from
     if (wasm === null || length > wasm.lineBytes) return otherwise(time, json, from, to)
     const { line, event } = wasm
-    json.copy(line, 0, from, to)
+    copyRange(json, from, to, line, 0)
     // Every scan in msgpack-wasm.c stops at a quote: one after the line bounds them.
     line[length] = QUOTE
     writeEventHeader(event, time)
