@@ -352,7 +352,17 @@ export class RecordQueue {
       this.#compact()
       return
     }
-    const ring = Buffer.allocUnsafeSlow(size)
+    let ring: Buffer
+    try {
+      ring = Buffer.allocUnsafeSlow(size)
+    } catch (error) {
+      // A ring at its bound is only address space until written; where even that
+      // is refused (a cap on the process's address space, strict overcommit), the
+      // ring is made at its limit, and grows by copies. At the bound there is no
+      // smaller ring to make: the caller drops the record, and says why.
+      if (limit === this.#maxBytes) throw error
+      ring = Buffer.allocUnsafeSlow(limit)
+    }
     let offset = 0
     for (let index = 0; index < this.#count; index++) {
       const slot = this.#slot(index)

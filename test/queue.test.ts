@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { describe, test } from 'node:test'
 import { RecordQueue } from '../src/queue.js'
 import { prng } from './helpers.js'
@@ -127,6 +128,24 @@ describe('RecordQueue', () => {
     assert.equal(queue.bytes, 1_500_000)
     assert.ok(queue.capacity <= 2 * 1024 * 1024, `capacity ${queue.capacity}`)
     assert.ok(furthest <= queue.capacity + 1000, `records reached ${furthest}`)
+  })
+
+  test('where the address space for a ring at its bound is refused, the ring grows by copies as it did, and the records stay', () => {
+    // A cap on the process's address space (2 GB; node itself takes about 0.7) refuses a
+    // 1.5 GiB ring, made at once when the backlog passes 64 KiB. What it holds then is small.
+    // The build's queue (npm test builds first): tsx's loader thread needs more address space than the cap leaves.
+    const script = `
+      import { RecordQueue } from './dist/esm/queue.js'
+      const queue = new RecordQueue(1536 * 1024 * 1024, 1024 * 1024, 'drop_oldest', () => { throw new Error('evicted') })
+      let refused = false
+      try { Buffer.allocUnsafeSlow(1537 * 1024 * 1024) } catch { refused = true }
+      for (let i = 0; i < 300; i++) queue.push(String(i).padStart(1000, '.'))
+      const held = []
+      queue.drain((view) => held.push(Number(view.toString().replace(/^\\.+/, ''))))
+      console.log(JSON.stringify({ refused, held: held.length, inOrder: held.every((n, i) => n === i) }))`
+    const child = spawnSync('sh', ['-c', 'ulimit -v 2000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' })
+    assert.equal(child.status, 0, child.stderr)
+    assert.deepEqual(JSON.parse(child.stdout), { refused: true, held: 300, inOrder: true })
   })
 
   test('a backlog that grows while the records wrap: the limit doubles with it, nothing is evicted, every record stays intact and in order', () => {
