@@ -347,8 +347,8 @@ export class RecordQueue {
       limit = this.#maxBytes
       size = this.#maxCapacity
     }
-    this.#limit = limit
     if (size <= this.#ring.length) {
+      this.#limit = limit
       this.#compact()
       return
     }
@@ -373,6 +373,7 @@ export class RecordQueue {
       offset += bytes
     }
     this.#ring = ring
+    this.#limit = limit
     this.#write = offset
     this.#wrapped = false
   }
