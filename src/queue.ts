@@ -10,14 +10,16 @@ export const MAX_RING_BYTES = 2 ** 31 - 1
 /** What an encoder hands the queue: text (written as UTF-8) or bytes (copied). */
 export type Chunk = string | Uint8Array
 
-/**
- * First size of the byte ring. Past it, the ring is made at its bound at once,
- * and the stretch records wrap at (its limit) doubles as they need room: a page
- * of the ring costs memory only once written, so the pages past the limit cost
- * nothing, and growing makes no ring to copy from and leave to the garbage
- * collector (through an outage, rings of 64 KiB to 1 MiB and their copying).
- */
+/** First size of the byte ring; it doubles, by copies, up to SMALL_RING. */
 const INITIAL_CAPACITY = 64 * 1024
+/**
+ * Past this size the ring is made at its bound at once, and the stretch records
+ * wrap at (its limit) doubles as they need room: a page of the ring costs memory
+ * only once written, so the pages past the limit cost nothing, and growing makes
+ * no ring to copy from and leave to the garbage collector. Below it, rings are
+ * their size: most backlogs (a connection being opened) never reach it.
+ */
+const SMALL_RING = 1024 * 1024
 /**
  * A ring whose limit passed this size (grown through an outage) is given back
  * when the queue empties, once no stretch between emptyings has held more than
@@ -342,7 +344,7 @@ export class RecordQueue {
   #grow (length: number): void {
     let limit = Math.max(INITIAL_CAPACITY, this.#limit * 2)
     while (limit < this.#bytes + length) limit *= 2
-    let size = limit === INITIAL_CAPACITY ? INITIAL_CAPACITY : this.#maxCapacity
+    let size = limit <= SMALL_RING ? limit : this.#maxCapacity
     if (limit >= this.#maxBytes) {
       limit = this.#maxBytes
       size = this.#maxCapacity

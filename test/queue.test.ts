@@ -132,20 +132,20 @@ describe('RecordQueue', () => {
 
   test('where the address space for a ring at its bound is refused, the ring grows by copies as it did, and the records stay', () => {
     // A cap on the process's address space (2 GB; node itself takes about 0.7) refuses a
-    // 1.5 GiB ring, made at once when the backlog passes 64 KiB. What it holds then is small.
+    // 1.5 GiB ring, made at once when the backlog passes 1 MiB. What it holds then is small.
     // The build's queue (npm test builds first): tsx's loader thread needs more address space than the cap leaves.
     const script = `
       import { RecordQueue } from './dist/esm/queue.js'
       const queue = new RecordQueue(1536 * 1024 * 1024, 1024 * 1024, 'drop_oldest', () => { throw new Error('evicted') })
       let refused = false
       try { Buffer.allocUnsafeSlow(1537 * 1024 * 1024) } catch { refused = true }
-      for (let i = 0; i < 300; i++) queue.push(String(i).padStart(1000, '.'))
+      for (let i = 0; i < 3000; i++) queue.push(String(i).padStart(1000, '.'))
       const held = []
       queue.drain((view) => held.push(Number(view.toString().replace(/^\\.+/, ''))))
       console.log(JSON.stringify({ refused, held: held.length, inOrder: held.every((n, i) => n === i) }))`
     const child = spawnSync('sh', ['-c', 'ulimit -v 2000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' })
     assert.equal(child.status, 0, child.stderr)
-    assert.deepEqual(JSON.parse(child.stdout), { refused: true, held: 300, inOrder: true })
+    assert.deepEqual(JSON.parse(child.stdout), { refused: true, held: 3000, inOrder: true })
   })
 
   test('a backlog that grows while the records wrap: the limit doubles with it, nothing is evicted, every record stays intact and in order', () => {
@@ -156,8 +156,8 @@ describe('RecordQueue', () => {
     for (let round = 0; round < 3000; round++) {
       for (let i = 0; i < 50; i++) queue.push(`<${pushed++}:${'z'.repeat(100 + Math.floor(random() * 1900))}>`)
       queue.takeBatch(Infinity, 0)
-      // The backlog creeps up to 3 MiB, with the head carried round the ring meanwhile.
-      const target = 3 * 1024 * 1024 * round / 3000 * (0.8 + 0.2 * random())
+      // The backlog creeps up to 6 MiB (past 1 MiB, the limit grows in place), with the head carried round the ring meanwhile.
+      const target = 6 * 1024 * 1024 * round / 3000 * (0.8 + 0.2 * random())
       while (queue.bytes > target) queue.confirm(queue.sentEnd - queue.length + 1)
       most = Math.max(most, queue.bytes)
     }
