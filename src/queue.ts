@@ -339,7 +339,8 @@ export class RecordQueue {
   /**
    * A larger limit (doubled, or more if the record needs it), the records made
    * contiguous from offset 0: moved in place when the ring already has the
-   * room, else copied to a new ring (its first size, or its bound).
+   * room, else copied to a new ring (the limit's size up to SMALL_RING, else
+   * the bound).
    */
   #grow (length: number): void {
     let limit = Math.max(INITIAL_CAPACITY, this.#limit * 2)
@@ -360,9 +361,10 @@ export class RecordQueue {
     } catch (error) {
       // A ring at its bound is only address space until written; where even that
       // is refused (a cap on the process's address space, strict overcommit), the
-      // ring is made at its limit, and grows by copies. At the bound there is no
-      // smaller ring to make: the caller drops the record, and says why.
-      if (limit === this.#maxBytes) throw error
+      // ring is made at its limit, and grows by copies. A ring of its limit's size
+      // (up to SMALL_RING) has nothing smaller to fall back to, nor has one at the
+      // bound: the caller drops the record, and says why.
+      if (size === limit || limit === this.#maxBytes) throw error
       ring = Buffer.allocUnsafeSlow(limit)
     }
     let offset = 0

@@ -62,7 +62,8 @@ describe('RecordQueue', () => {
    * 20 000 records of random sizes through a 4 KiB queue that evicts the oldest,
    * `step` acting on it after each push; `kept` is what the queue must hold, in
    * order, and is checked against a drain at the end. `scale` multiplies the
-   * sizes: at 64, the ring passes its first size and grows by its limit.
+   * sizes: at 64, the ring passes its first size and grows by copies to its
+   * bound (growth in place, past 1 MiB, has tests of its own above).
    */
   function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void, scale = 1): RecordQueue {
     const random = prng(seed)
@@ -115,7 +116,7 @@ describe('RecordQueue', () => {
   })
 
   test('a backlog that comes and goes keeps records within the stretch it needs, not the whole ring', () => {
-    // 1.5 MiB held at a time (past the ring's first size) in a 32 MiB queue, 100 MiB through it:
+    // 1.5 MiB held at a time (past 1 MiB: the ring is made at its bound) in a 32 MiB queue, 100 MiB through it:
     // the records should wrap within about 2 MiB, the ring's pages past that never written.
     const queue = new RecordQueue(32 * 1024 * 1024, 1024 * 1024, 'drop_oldest', () => assert.fail('nothing evicted'))
     const record = Buffer.alloc(1000, 0x62)
@@ -212,7 +213,7 @@ describe('RecordQueue', () => {
     })
   }
 
-  // At 16 x the sizes, the ring passes its first size: its limit grows, records moved in place.
+  // At 16 x the sizes, the ring passes its first size and grows by copies to its bound, where records in flight meet evictions.
   for (const scale of [1, 16]) {
     test(`drop_oldest with records in flight across pushes: none in flight is evicted while one waits, the holes are closed, every record is confirmed, evicted or held, intact and in order (sizes x ${scale})`, () => {
       const random = prng(23)
