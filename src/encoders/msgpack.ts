@@ -1,6 +1,7 @@
 import { Encoder } from '@msgpack/msgpack'
 import type { EventTime } from './dates.js'
 import { MSGPACK_WASM } from './msgpack-wasm.js'
+import { instantiate } from './wasm.js'
 import { copyRange } from './words.js'
 
 // fixarray(2), fixarray(2), fixext8 of type 0 and its 8 bytes of time.
@@ -98,12 +99,12 @@ export function createJsonToMsgpack (engine: 'both' | 'javascript' | 'webassembl
   // null: WebAssembly is not available here.
   let wasm: WasmTranscoder | null | undefined
   if (engine === 'webassembly') {
-    wasm = instantiate()
+    wasm = instantiateTranscoder()
     if (wasm === undefined) throw new Error('WebAssembly is not available')
   }
   const otherwise = engine === 'webassembly' ? fail : inJavaScript
   return function jsonToMsgpack (time, json, from, to) {
-    if (wasm === undefined) wasm = instantiate() ?? null
+    if (wasm === undefined) wasm = instantiateTranscoder() ?? null
     const length = to - from
     if (wasm === null || length > wasm.lineBytes) return otherwise(time, json, from, to)
     const { line, event } = wasm
@@ -126,43 +127,15 @@ interface WasmTranscoder {
   transcodeLine: (length: number) => number
 }
 
-// What is used of WebAssembly, which @types/node 20 does not declare (TypeScript's DOM library does).
-// It is undefined under node --jitless.
-const { WebAssembly } = globalThis as unknown as {
-  WebAssembly?: {
-    Module: new (bytes: Uint8Array) => object
-    Instance: new (module: object) => { exports: unknown }
-  }
-}
-
-let compiled: object | null | undefined
-
-/** An instance of msgpack-wasm.c's module (compiled once a thread), or undefined where WebAssembly is not available. */
-function instantiate (): WasmTranscoder | undefined {
-  if (WebAssembly === undefined) return undefined
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(Buffer.from(MSGPACK_WASM, 'base64'))
-    } catch {
-      // A runtime without WebAssembly's SIMD or bulk memory: the JavaScript transcoder does the work.
-      compiled = null
-    }
-  }
-  if (compiled === null) return undefined
-  let instance
-  try {
-    instance = new WebAssembly.Instance(compiled)
-  } catch {
-    // Its memory (320 KiB) could not be had: the JavaScript transcoder does the work.
-    return undefined
-  }
-  const exports = instance.exports as {
-    memory: { buffer: ArrayBuffer }
+/** An instance of msgpack-wasm.c's module, or undefined where WebAssembly is not available. */
+function instantiateTranscoder (): WasmTranscoder | undefined {
+  const exports = instantiate<{
     line_buffer: () => number
     line_bytes: () => number
     event_buffer: () => number
     transcode: (length: number) => number
-  }
+  }>(MSGPACK_WASM)
+  if (exports === undefined) return undefined
   const { buffer } = exports.memory
   const lineBytes = exports.line_bytes()
   const eventAt = exports.event_buffer()
