@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const MODULES = [
-  { name: 'msgpack', constant: 'MSGPACK_WASM' }
+  { name: 'msgpack', constant: 'MSGPACK_WASM' },
+  { name: 'gelf', constant: 'GELF_WASM' }
 ]
 
 const check = process.argv.includes('--check')

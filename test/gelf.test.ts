@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { hostname } from 'node:os'
 import { describe, test } from 'node:test'
 import { encodeMessages, type Options } from '../src/index.js'
-import { syslogLevel } from '../src/encoders/gelf.js'
+import { createJsonToGelf, syslogLevel, type GelfKeys } from '../src/encoders/gelf.js'
 import { timeFromEpoch } from '../src/encoders/dates.js'
 import { createEncoder } from '../src/encoders/index.js'
 import { leadingTime } from '../src/ndjson.js'
@@ -129,29 +130,42 @@ describe('GELF 1.1', () => {
   })
 })
 
+/** What the line codec makes of a line, or undefined when it leaves the line to the parse path. */
+function transcoded (line: string, options: Options = {}): string | undefined {
+  const encoder = createEncoder(resolveEncoderOptions({ ...options, format: 'gelf' }))
+  const bytes = Buffer.from(line)
+  let out: string | undefined
+  const sink = {
+    pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() },
+    pushSpliced: () => { throw new Error('GELF does not splice') }
+  }
+  const epoch = leadingTime(bytes, 0, bytes.length)
+  // The reader offers the codec only lines that open with their time (the fuzzer may move it).
+  if (epoch === -1) return undefined
+  return encoder.lineCodec!.take(epoch, bytes, 0, bytes.length, sink) ? out : undefined
+}
+
+/** What the parse path makes of the same line: the object encoder on JSON.parse's record. */
+function parsed (line: string, options: Options = {}): string {
+  const encoder = createEncoder(resolveEncoderOptions({ ...options, format: 'gelf' }))
+  const bytes = Buffer.from(line)
+  return encoder.encodeRecord({ time: timeFromEpoch(leadingTime(bytes, 0, bytes.length)), json: line }) as string
+}
+
+const alone = new Map<string, (epoch: number, json: Buffer, start: number, end: number) => Uint8Array | undefined>()
+/** What one of the two transcoders alone (gelf-wasm.c or gelf.ts's) makes of a line, or undefined where it declines. */
+function transcodedBy (engine: 'javascript' | 'webassembly', line: string | Buffer, options: Options = {}, epoch?: number): string | undefined {
+  const keys: GelfKeys = { shortMessageKey: options.gelfShortMessageKey, fullMessageKey: options.gelfFullMessageKey, hostKey: options.gelfHostKey, levelKey: options.gelfLevelKey, timestampKey: options.gelfTimestampKey }
+  const id = engine + JSON.stringify(keys)
+  let transcode = alone.get(id)
+  if (transcode === undefined) alone.set(id, transcode = createJsonToGelf(keys, engine))
+  // As lines sit in a chunk: bytes before, a line feed and more after.
+  const bytes = Buffer.concat([Buffer.from('xx'), Buffer.from(line), Buffer.from('\nyy')])
+  const out = transcode(epoch ?? leadingTime(bytes, 2, bytes.length - 3), bytes, 2, bytes.length - 3)
+  return out === undefined ? undefined : Buffer.from(out).toString()
+}
+
 describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
-  /** What the line codec makes of a line, or undefined when it leaves the line to the parse path. */
-  function transcoded (line: string, options: Options = {}): string | undefined {
-    const encoder = createEncoder(resolveEncoderOptions({ ...options, format: 'gelf' }))
-    const bytes = Buffer.from(line)
-    let out: string | undefined
-    const sink = {
-      pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() },
-      pushSpliced: () => { throw new Error('GELF does not splice') }
-    }
-    const epoch = leadingTime(bytes, 0, bytes.length)
-    // The reader offers the codec only lines that open with their time (the fuzzer may move it).
-    if (epoch === -1) return undefined
-    return encoder.lineCodec!.take(epoch, bytes, 0, bytes.length, sink) ? out : undefined
-  }
-
-  /** What the parse path makes of the same line: the object encoder on JSON.parse's record. */
-  function parsed (line: string, options: Options = {}): string {
-    const encoder = createEncoder(resolveEncoderOptions({ ...options, format: 'gelf' }))
-    const bytes = Buffer.from(line)
-    return encoder.encodeRecord({ time: timeFromEpoch(leadingTime(bytes, 0, bytes.length)), json: line }) as string
-  }
-
   test('pino\'s lines are transcoded, byte for byte what the parse path makes', () => {
     const lines = [
       '{"level":30,"time":1700000000250,"pid":7,"hostname":"web-1","reqId":"r-1","req":{"method":"GET","url":"/x?a=1","remoteAddress":"10.1.2.3"},"res":{"statusCode":200},"responseTime":12.5,"msg":"request completed"}',
@@ -164,6 +178,8 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       const fast = transcoded(line)
       assert.ok(fast !== undefined, `transcoded: ${line}`)
       assert.equal(fast, parsed(line))
+      // Every one of these is WebAssembly's but the one with numbers JavaScript prints otherwise.
+      if (!line.includes('"big"')) assert.equal(transcodedBy('webassembly', line), fast, line)
     }
   })
 
@@ -187,7 +203,10 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       // not JSON
       '{"level":30,"time":1,"a":}'
     ]
-    for (const line of lines) assert.equal(transcoded(line), undefined, line)
+    for (const line of lines) {
+      assert.equal(transcoded(line), undefined, line)
+      assert.equal(transcodedBy('webassembly', line), undefined, line)
+    }
     // U+FFFD is a character like any other; a byte that is no UTF-8 is the parse path's to replace.
     assert.notEqual(transcoded('{"level":30,"time":1,"s":"\uFFFD"}'), undefined)
     const invalid = Buffer.concat([Buffer.from('{"level":30,"time":1,"s":"'), Buffer.of(0xff), Buffer.from('"}')])
@@ -211,16 +230,25 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       return Array.from({ length: size }, () => value(depth + 1))
     }
     let taken = 0
+    let inWasm = 0
     for (let i = 0; i < 5000; i++) {
       const record = Object.fromEntries(Array.from({ length: Math.floor(random() * 6) }, () => [pick(KEYS), value(0)]))
       const line = JSON.stringify({ level: pick([30, 40, 'info', 'warn', 'x']), time: 1700000000000 + i, ...record })
-      const fast = transcoded(line, i % 2 === 0 ? {} : { gelfShortMessageKey: 'a', gelfLevelKey: 'b' })
+      const options = i % 2 === 0 ? {} : { gelfShortMessageKey: 'a', gelfLevelKey: 'b' }
+      const wasm = transcodedBy('webassembly', line, options)
+      if (wasm !== undefined) {
+        inWasm++
+        assert.equal(wasm, parsed(line, options), `WebAssembly: ${line}`)
+      }
+      const fast = transcoded(line, options)
       if (fast === undefined) continue
       taken++
-      assert.equal(fast, parsed(line, i % 2 === 0 ? {} : { gelfShortMessageKey: 'a', gelfLevelKey: 'b' }), line)
+      assert.equal(fast, parsed(line, options), line)
     }
     // The generator makes collisions and odd keys on purpose; most lines must still take the fast path.
     assert.ok(taken > 1000, `only ${taken} of 5000 lines transcoded`)
+    // WebAssembly leaves the lines with numbers JavaScript prints otherwise (1e21, -0, 2 ** 60) to JavaScript.
+    assert.ok(inWasm > 700, `only ${inWasm} of 5000 lines transcoded in WebAssembly`)
   })
 
   test('fuzzed numbers: any JSON number, as a member or in an array, is written as the parse path prints it', () => {
@@ -236,9 +264,15 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
     }
     let taken = 0
     let copied = 0
+    let inWasm = 0
     for (let i = 0; i < 20_000; i++) {
       const text = numberText()
       const line = `{"level":30,"time":1700000000000,"n":${text},"a":[${text},{"m":${text}}]}`
+      const wasm = transcodedBy('webassembly', line)
+      if (wasm !== undefined) {
+        inWasm++
+        assert.equal(wasm, parsed(line), `WebAssembly: ${line}`)
+      }
       const fast = transcoded(line)
       if (fast === undefined) continue
       taken++
@@ -246,6 +280,8 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       if (String(Number(text)) === text) copied++
     }
     assert.ok(taken > 10_000 && copied > 2_000, `taken ${taken}, printed back as written ${copied}`)
+    // WebAssembly takes the numbers it can tell print as themselves, and leaves the rest.
+    assert.ok(inWasm > 2_000 && inWasm <= copied, `${inWasm} in WebAssembly, ${copied} printed back as written`)
   })
 
   test('fuzzed: one codec takes lines of a few shapes in turn, each byte for byte the parse path\'s', () => {
@@ -286,6 +322,7 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       pushSpliced: () => { throw new Error('GELF does not splice') }
     }
     let taken = 0
+    let inWasm = 0
     let shape = SHAPES[0]
     for (let i = 0; i < 20_000; i++) {
       // Runs of lines of one shape, and lines of other shapes between them.
@@ -300,11 +337,17 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       // Now and then an event time that is not the line's: its `time` is then an additional field.
       const epoch = random() < 0.9 ? 1700000000000 + i : 1700000000000 - i
       const bytes = Buffer.from(line)
+      const wasm = transcodedBy('webassembly', line, {}, epoch)
+      if (wasm !== undefined) {
+        inWasm++
+        assert.equal(wasm, reference.encodeRecord({ time: timeFromEpoch(epoch), json: line }), `WebAssembly: ${line}`)
+      }
       if (!encoder.lineCodec!.take(epoch, bytes, 0, bytes.length, sink)) continue
       taken++
       assert.equal(out, reference.encodeRecord({ time: timeFromEpoch(epoch), json: line }), line)
     }
     assert.ok(taken > 5000, `only ${taken} of 20 000 lines transcoded`)
+    assert.ok(inWasm > 3000, `only ${inWasm} of 20 000 lines transcoded in WebAssembly`)
   })
 
   test('a line after one of another tree is written with its own names', () => {
@@ -335,3 +378,106 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
     assert.equal(syslogLevel('toString'), undefined)
   })
 })
+
+// gelf-wasm.c against gelf.ts's JavaScript transcoder. The WebAssembly one may refuse more (the JavaScript
+// one then decides), never answer otherwise: where it answers, the JavaScript one makes the same bytes.
+describe('GELF: the WebAssembly transcoder against the JavaScript one', () => {
+  function same (line: string | Buffer, options: Options = {}, epoch?: number): boolean {
+    const wasm = transcodedBy('webassembly', line, options, epoch)
+    if (wasm !== undefined) assert.equal(wasm, transcodedBy('javascript', line, options, epoch), String(line))
+    return wasm !== undefined
+  }
+
+  test('what it leaves to JavaScript: numbers printed otherwise, a time or level no plain integer, a level name past ASCII', () => {
+    const refused = [
+      '{"level":30,"time":1700000000000,"n":1.50}',
+      '{"level":30,"time":1700000000000,"n":1e3}',
+      '{"level":30,"time":1700000000000,"n":1234567890123456}',
+      '{"level":30,"time":1700000000000.0,"msg":"x"}',
+      '{"level":30.0,"time":1700000000000,"msg":"x"}',
+      '{"level":"\u0130nfo","time":1700000000000,"msg":"x"}'
+    ]
+    const epoch = 1700000000000
+    const reference = createEncoder(resolveEncoderOptions({ format: 'gelf' }))
+    for (const line of refused) {
+      assert.equal(transcodedBy('webassembly', line, {}, epoch), undefined, line)
+      assert.equal(transcodedBy('javascript', line, {}, epoch), reference.encodeRecord({ time: timeFromEpoch(epoch), json: line }), line)
+    }
+    // Level names in any case, "0"-"7", names GELF does not know (kept as _level).
+    for (const level of ['"INFO"', '"Warning"', '"emerg"', '"7"', '"8"', '"nope"', '"constructor"', '10', '-5', '60', '999']) {
+      const line = `{"level":${level},"time":1700000000000,"msg":"x"}`
+      assert.ok(same(line), line)
+      assert.equal(transcodedBy('webassembly', line), parsed(line), line)
+    }
+    // Fluent Bit's gelf_*_key options.
+    const options = { gelfShortMessageKey: 'text', gelfHostKey: 'node', gelfLevelKey: 'sev', gelfFullMessageKey: 'detail' }
+    const line = '{"sev":"error","time":1700000000000,"text":"boom","node":"n-1","msg":"kept","host":"kept too","detail":null}'
+    assert.ok(same(line, options))
+    assert.equal(transcodedBy('webassembly', line, options), parsed(line, options))
+  })
+
+  test('mutated lines: wherever it answers, the bytes are the JavaScript transcoder\'s', () => {
+    const random = prng(0x6e1f)
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
+    const seeds = [
+      '{"level":30,"time":1700000000250,"pid":7,"hostname":"web-1","reqId":"r-1","req":{"method":"GET","url":"/x?a=1","remoteAddress":"10.1.2.3"},"res":{"statusCode":200},"responseTime":12.5,"msg":"request completed"}',
+      '{"level":50,"time":1700000000251,"msg":"héllo 日本 🎉","tags":["a","b"],"items":[{"id":1,"price":1.25}],"empty":{},"none":[],"ok":true,"no":false,"gone":null,"id":42}',
+      `{"level":40,"time":1700000000252,"msg":"${'long text '.repeat(20)}","a":{"b":{"c":{"d":[1,2,{"e":"f"}]}}},"x.y":"z","_id":7}`
+    ].map((line) => Buffer.from(line))
+    // JSON's structure, digits, letters of literals, a control character, bytes past ASCII (some no UTF-8).
+    const PIECES = ['{', '}', '[', ']', '"', ',', ':', '0', '9', '-', '.', 'e', 'a', '_', ' ', '\u0001', 't', 'n'].map((piece) => Buffer.from(piece))
+      .concat([Buffer.of(0xff), Buffer.of(0xc3), Buffer.of(0xa9), Buffer.from('é'), Buffer.from('🎉').subarray(0, 3)])
+    let answered = 0
+    for (let i = 0; i < 20_000; i++) {
+      let line = pick(seeds)
+      for (let edits = 1 + Math.floor(random() * 3); edits > 0; edits--) {
+        const at = Math.floor(random() * line.length)
+        const piece = pick(PIECES)
+        const r = random()
+        line = r < 0.4
+          ? Buffer.concat([line.subarray(0, at), piece, line.subarray(at + 1)])
+          : r < 0.7 ? Buffer.concat([line.subarray(0, at), piece, line.subarray(at)]) : Buffer.concat([line.subarray(0, at), line.subarray(at + 1)])
+      }
+      if (same(line, {}, 1700000000250)) answered++
+    }
+    assert.ok(answered > 2000, `only ${answered} of 20 000 mutated lines answered`)
+  })
+
+  test('deep nesting, many members, long names and long lines: the same bytes, or refused', () => {
+    const nest = (depth: number): string => depth === 0 ? '1' : `{"k${depth}":${nest(depth - 1)},"s":"${'x'.repeat(depth)}"}`
+    // 60 objects below the line's are taken; from 61 both decline.
+    for (const depth of [1, 10, 59, 60]) assert.ok(same(`{"level":30,"time":1,"a":${nest(depth)}}`, {}, 1), `depth ${depth}`)
+    for (const depth of [61, 70]) assert.ok(!same(`{"level":30,"time":1,"a":${nest(depth)}}`, {}, 1), `depth ${depth}`)
+    const many = (count: number): string => `{"level":30,"time":1,${Array.from({ length: count }, (_, i) => `"m${i}":${i}`).join(',')}}`
+    assert.ok(same(many(1022), {}, 1))
+    assert.ok(!same(many(1023), {}, 1))
+    // Children of a long parent: the message outgrows the line many times over.
+    const wide = `{"level":30,"time":1,"${'p'.repeat(3000)}":{${Array.from({ length: 40 }, (_, i) => `"c${i}":[${i},"q",{"r":"s"}]`).join(',')}}}`
+    assert.ok(same(wide, {}, 1))
+    assert.ok(transcodedBy('webassembly', wide, {}, 1)!.length > 40 * 3000)
+    // Lines past its 64 KiB go to JavaScript, which takes them.
+    const long = `{"level":30,"time":1,"msg":"${'y'.repeat(70_000)}"}`
+    assert.equal(transcodedBy('webassembly', long, {}, 1), undefined)
+    assert.equal(transcoded(long), parsed(long))
+  })
+})
+
+// Without WebAssembly (node --jitless), or without the memory for an instance (a V8 limit of 2 pages, 128 KiB),
+// the JavaScript transcoder does the work.
+for (const flag of ['--jitless', '--wasm-max-mem-pages=2']) {
+  test(`GELF: where WebAssembly cannot run (node ${flag}), the JavaScript transcoder does the work`, () => {
+    const line = '{"level":30,"time":1700000000000,"msg":"x","a":[1,-2.5,"x"],"b":{"c":null,"d":1.5}}'
+    const script = `
+      import { createJsonToGelf } from './src/encoders/gelf.ts'
+      const line = Buffer.from(${JSON.stringify(line)})
+      let alone
+      try { createJsonToGelf({}, 'webassembly') } catch (error) { alone = error.message }
+      console.log(JSON.stringify({ alone, text: Buffer.from(createJsonToGelf()(1700000000000, line, 0, line.length)).toString() }))`
+    const child = spawnSync(process.execPath, [flag, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    assert.equal(child.status, 0, child.stderr)
+    const result = JSON.parse(child.stdout) as { alone: string, text: string }
+    assert.equal(result.alone, 'WebAssembly is not available')
+    const bytes = Buffer.from(line)
+    assert.equal(result.text, Buffer.from(createJsonToGelf({}, 'javascript')(1700000000000, bytes, 0, bytes.length)!).toString())
+  })
+}

@@ -1,6 +1,8 @@
 import { isUtf8 } from 'node:buffer'
 import { hostname } from 'node:os'
 import { formatDouble, formatSeconds, parseTime, timeFromEpoch, type EventTime } from './dates.js'
+import { GELF_WASM } from './gelf-wasm.js'
+import { instantiate } from './wasm.js'
 import { copyRange, copyWords, stringStop, wholeView } from './words.js'
 
 /** Which record keys feed GELF's own fields; unset ones fall back to the usual names. */
@@ -278,6 +280,20 @@ function nameHash (name: string): number {
 }
 
 /**
+ * The top-level keys that feed GELF's own fields, as the transcoders look for
+ * them while a line is read: short_message's and host's candidates in order,
+ * then full_message's, level's, `time`, and the keys whose line is parsed (an
+ * error's `stack` first, a timestamp).
+ */
+function specialKeysOf (keys: GelfKeys): { specialKeys: Buffer[], shortCount: number, hostCount: number } {
+  const shortKeys = keys.shortMessageKey !== undefined ? [keys.shortMessageKey] : SHORT_MESSAGE_KEYS
+  const hostKeys = keys.hostKey !== undefined ? [keys.hostKey] : HOST_KEYS
+  const declinedKeys = ['stack', 'timestamp', ...(keys.timestampKey === undefined ? [] : [keys.timestampKey])]
+  const specialKeys = [...shortKeys, ...hostKeys, keys.fullMessageKey ?? 'full_message', keys.levelKey ?? 'level', 'time', ...declinedKeys].map((key) => Buffer.from(key))
+  return { specialKeys, shortCount: shortKeys.length, hostCount: hostKeys.length }
+}
+
+/**
  * GELF from a JSON line's bytes, with no parse and no object walk: the same bytes
  * as {@link createGelfRecordEncoder} makes from the parsed line, line feed
  * included. It takes the lines pino writes; any line where the two could differ
@@ -286,20 +302,101 @@ function nameHash (name: string): number {
  * error's stack, a message or host that is not a string, a `timestamp` key, a
  * number inside an array that JSON would print otherwise) is declined with
  * undefined, and goes the parse path. The result is valid until the next call.
+ *
+ * Lines of up to 64 KiB go first to the same transcoder in WebAssembly
+ * (gelf-wasm.c); what it refuses (a number JavaScript prints otherwise, a
+ * `time` or `level` that is no plain integer, anything this module declines),
+ * longer lines, and every line where WebAssembly is not available (node
+ * --jitless) to this module's.
+ * @param engine one of the two alone, for the tests that compare them.
  */
-export function createJsonToGelf (keys: GelfKeys = {}): (epoch: number, json: Buffer, start: number, end: number) => Uint8Array | undefined {
-  // The top-level keys that feed GELF's own fields, found while the line is read:
-  // short_message's and host's candidates in order, then full_message's, level's,
-  // `time`, and the keys whose line is parsed (an error's stack, a timestamp).
-  const shortKeys = keys.shortMessageKey !== undefined ? [keys.shortMessageKey] : SHORT_MESSAGE_KEYS
-  const hostKeys = keys.hostKey !== undefined ? [keys.hostKey] : HOST_KEYS
-  const declinedKeys = ['stack', 'timestamp', ...(keys.timestampKey === undefined ? [] : [keys.timestampKey])]
-  const specialKeys = [...shortKeys, ...hostKeys, keys.fullMessageKey ?? 'full_message', keys.levelKey ?? 'level', 'time', ...declinedKeys].map((key) => Buffer.from(key))
+export function createJsonToGelf (keys: GelfKeys = {}, engine: 'both' | 'javascript' | 'webassembly' = 'both'): (epoch: number, json: Buffer, start: number, end: number) => Uint8Array | undefined {
+  if (engine === 'javascript') return createJavaScriptJsonToGelf(keys)
+  // Made at the first line WebAssembly refuses: most apps' lines never are.
+  let javascript: ReturnType<typeof createJavaScriptJsonToGelf> | undefined
+  const otherwise = engine === 'webassembly'
+    ? () => undefined
+    : (epoch: number, json: Buffer, start: number, end: number) => (javascript ??= createJavaScriptJsonToGelf(keys))(epoch, json, start, end)
+  // null: WebAssembly is not available here (or the keys do not fit its memory).
+  let wasm: GelfWasm | null | undefined
+  if (engine === 'webassembly') {
+    wasm = instantiateGelf(keys)
+    if (wasm === undefined) throw new Error('WebAssembly is not available')
+  }
+  let stampEpoch = Number.NaN
+  let stampBytes = 0
+  return function jsonToGelf (epoch, json, start, end) {
+    if (wasm === undefined) wasm = instantiateGelf(keys) ?? null
+    const length = end - start
+    if (wasm === null || length > wasm.lineBytes) return otherwise(epoch, json, start, end)
+    if (epoch !== stampEpoch) {
+      const text = formatSeconds(timeFromEpoch(epoch))
+      stampBytes = text.length <= wasm.stamp.length ? wasm.stamp.write(text, 'latin1') : -1
+      stampEpoch = epoch
+    }
+    if (stampBytes === -1) return otherwise(epoch, json, start, end)
+    const { line } = wasm
+    copyRange(json, start, end, line, 0)
+    // Every scan in gelf-wasm.c stops at a quote: one after the line bounds them.
+    line[length] = QUOTE
+    const written = wasm.transcode(length, epoch, stampBytes)
+    return written === 0 ? otherwise(epoch, json, start, end) : wasm.out.subarray(0, written)
+  }
+}
+
+interface GelfWasm {
+  /** Where the line goes, the message comes out, and the timestamp is set: views of the instance's memory, which never grows. */
+  line: Buffer
+  out: Buffer
+  stamp: Buffer
+  lineBytes: number
+  /** The line's length, its event time and its timestamp's length in, the message's length out; 0 when it refuses. */
+  transcode: (length: number, epoch: number, stampBytes: number) => number
+}
+
+/** An instance of gelf-wasm.c's module set up for these keys, or undefined where WebAssembly is not available or they do not fit. */
+function instantiateGelf (keys: GelfKeys): GelfWasm | undefined {
+  const exports = instantiate<{
+    line_buffer: () => number
+    line_bytes: () => number
+    out_buffer: () => number
+    machine_buffer: () => number
+    key_buffer: () => number
+    key_lengths: () => number
+    stamp_buffer: () => number
+    configure: (machineBytes: number, shortCount: number, hostCount: number, count: number) => number
+    transcode: (length: number, epoch: number, stampBytes: number) => number
+  }>(GELF_WASM)
+  if (exports === undefined) return undefined
+  const { buffer } = exports.memory
+  const machine = Buffer.from(JSON.stringify(hostname()))
+  const { specialKeys, shortCount, hostCount } = specialKeysOf(keys)
+  const keyBytes = Buffer.concat(specialKeys)
+  // Its memory holds 1 KiB of host name, 4 KiB of keys, 32 keys: more is the JavaScript transcoder's.
+  if (machine.length > 1024 || keyBytes.length > 4096 || specialKeys.length > 32) return undefined
+  machine.copy(Buffer.from(buffer, exports.machine_buffer(), machine.length))
+  keyBytes.copy(Buffer.from(buffer, exports.key_buffer(), keyBytes.length))
+  new Uint32Array(buffer, exports.key_lengths(), specialKeys.length).set(specialKeys.map((key) => key.length))
+  if (exports.configure(machine.length, shortCount, hostCount, specialKeys.length) === 0) return undefined
+  const lineBytes = exports.line_bytes()
+  const outAt = exports.out_buffer()
+  return {
+    line: Buffer.from(buffer, exports.line_buffer(), lineBytes + 1),
+    out: Buffer.from(buffer, outAt, lineBytes * 4),
+    stamp: Buffer.from(buffer, exports.stamp_buffer(), 64),
+    lineBytes,
+    transcode: exports.transcode
+  }
+}
+
+/** {@link createJsonToGelf}'s transcoder in JavaScript. */
+function createJavaScriptJsonToGelf (keys: GelfKeys): (epoch: number, json: Buffer, start: number, end: number) => Uint8Array | undefined {
+  const { specialKeys, shortCount, hostCount } = specialKeysOf(keys)
   const specialHash = Int32Array.from(specialKeys, (key) => nameHash(key.toString()))
   /** The top-level member each special key is (-1: none). */
   const specialMember = new Int32Array(specialKeys.length)
-  const HOSTS = shortKeys.length
-  const FULL = HOSTS + hostKeys.length
+  const HOSTS = shortCount
+  const FULL = HOSTS + hostCount
   const LEVEL = FULL + 1
   const TIME = FULL + 2
   const DECLINED = FULL + 3
