@@ -20,7 +20,7 @@ const ALL_COUNTS = quick ? { '100B': 20_000, '250B': 20_000, '4KiB': 2_000 } : {
 // unmasking, no UTF-8 check), so that the receiver's own work takes less CPU from
 // the producer on a small machine.
 const ALL_CASES = ['pino-file', 'pino-socket', 'raw-ws', 'pino-ws-json_lines', 'pino-ws-json', 'pino-ws-json_stream', 'pino-ws-msgpack', 'pino-ws-gelf',
-  'pino-ws-json_lines@raw', 'pino-ws-msgpack@raw', 'winston-stream', 'winston-ws',
+  'pino-ws-json_lines@raw', 'pino-ws-msgpack@raw', 'winston-stream', 'winston-ws', 'winston-ws@raw',
   // `@loop`: the producer logs every record in one synchronous loop instead of bursts.
   'pino-file@loop', 'pino-socket@loop', 'pino-ws-json_lines@loop', 'pino-ws-msgpack@loop', 'pino-ws-json@loop', 'pino-ws-gelf@loop',
   // `+spool`: with the durable spool on (issue 20), set beside the same case without it.
@@ -93,7 +93,7 @@ process.on('exit', () => { ws.child.kill(); tcp.child.kill(); raw.child.kill() }
 const results = { machine: { node: process.version, cpus: cpus().length, model: cpus()[0]?.model }, quick, reps: REPS, throughput: {}, latency: null, memory: null }
 // Repetitions go round every case in turn, so a slow spell of the machine costs
 // every case alike rather than all the repetitions of one.
-const HAS_WORKER = (kase) => kase.startsWith('pino') || kase === 'winston-ws'
+const HAS_WORKER = (kase) => kase.startsWith('pino') || kase === 'winston-ws' || kase === 'winston-ws@raw'
 for (const size of Object.keys(COUNTS)) {
   const runs = Object.fromEntries(CASES.map((kase) => [kase, []]))
   for (let rep = 0; rep < REPS; rep++) {
