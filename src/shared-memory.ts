@@ -24,11 +24,15 @@ const SEQ_INDEX = 2
 const WRITE_INDEX = 4
 const READ_INDEX = 8
 /**
- * The longest wait for the app's thread before the indexes are read again
- * anyway: a notification missed (thread-stream's own loop polls too, every 10 s)
- * costs at most this, well inside the 10 s its flushSync() waits for the reader.
+ * How often a wait for the app's thread is looked at: a change it was not
+ * notified of (none should be: the wait is on the sequence number read with the
+ * indexes, and thread-stream notifies after each change; its own loop polls
+ * every 10 s) costs at most this, well inside the 10 s its flushSync() waits for
+ * the reader. One timer for the reading, not a timeout on each wait: V8 makes a
+ * timeout a delayed task, posted and cancelled with every wait, about a tenth
+ * of what a wake-up costs.
  */
-const WAIT_TIMEOUT = 1000
+const CHECK_INTERVAL = 1000
 
 /** The versions of thread-stream whose protocol is the one above. */
 export function knownProtocol (version: unknown): boolean {
@@ -77,6 +81,11 @@ export class SharedMemory {
   readonly #state: Int32Array
   #onBytes: (bytes: Buffer) => void = () => {}
   #onEnd: () => void = () => {}
+  /** The wait in progress (0: none), numbered so that only its own wake-up reads on; the sequence number it is on. */
+  #waiting = 0
+  #waits = 0
+  #waitingOn = 0
+  #check: NodeJS.Timeout | undefined
 
   constructor (data: Buffer, state: Int32Array) {
     this.#data = data
@@ -99,8 +108,16 @@ export class SharedMemory {
     if (this.#data.compare(bytes, 0, bytes.length, current, current + bytes.length) !== 0) return false
     this.#onBytes = onBytes
     this.#onEnd = onEnd
+    this.#check = setInterval(this.#look, CHECK_INTERVAL).unref()
     setImmediate(this.#read)
     return true
+  }
+
+  /** A wait whose sequence number changed with no notification: read on (see CHECK_INTERVAL). */
+  readonly #look = (): void => {
+    if (this.#waiting === 0 || Atomics.load(this.#state, SEQ_INDEX) === this.#waitingOn) return
+    this.#waiting = 0
+    this.#read()
   }
 
   /** One turn: what is unread goes to onBytes, then the next turn, or a wait for the app's thread. */
@@ -115,16 +132,27 @@ export class SharedMemory {
       current = Atomics.load(state, READ_INDEX)
       end = Atomics.load(state, WRITE_INDEX)
     } while ((seq & 1) !== 0 || seq !== Atomics.load(state, SEQ_INDEX))
-    if (end === -1) {
-      this.#onEnd()
+    if (end < 0) {
+      clearInterval(this.#check)
+      // -2: the worker failed; thread-stream's own handlers end it.
+      if (end === -1) this.#onEnd()
       return
     }
-    // -2: the worker failed; thread-stream's own handlers end it.
-    if (end < 0) return
     if (end === current) {
-      const waiting = Atomics.waitAsync(state, SEQ_INDEX, seq, WAIT_TIMEOUT)
-      if (waiting.async) void waiting.value.then(this.#read)
-      else setImmediate(this.#read)
+      const waiting = Atomics.waitAsync(state, SEQ_INDEX, seq)
+      if (!waiting.async) {
+        setImmediate(this.#read)
+        return
+      }
+      const id = ++this.#waits
+      this.#waiting = id
+      this.#waitingOn = seq
+      void waiting.value.then(() => {
+        // A wait the interval gave up on wakes with a later change: the reading went on without it.
+        if (this.#waiting !== id) return
+        this.#waiting = 0
+        this.#read()
+      })
       return
     }
     this.#onBytes(this.#data.subarray(current, end))

@@ -63,4 +63,30 @@ describe('thread-stream\'s shared memory read as bytes', () => {
     await waitFor(() => ended, 'the end')
     assert.equal(Buffer.concat(got).toString(), '{"n":1,"t":"é"}\n{"n":2}\n{"n":3,"t":"😀"}\n')
   })
+
+  test('a change the app\'s thread made with no notification is read within a second, once; then a notified one as ever', async () => {
+    const { data, state, write, update } = threadStream(256)
+    const got: Buffer[] = []
+    write('{"n":1}\n')
+    const memory = new SharedMemory(data, state)
+    assert.equal(memory.takeOver('{"n":1}\n', (bytes) => got.push(Buffer.from(bytes)), () => {}), true)
+    await waitFor(() => Atomics.load(state, READ) === Atomics.load(state, WRITE), 'the first bytes read')
+    // The reader now waits on the sequence number. The same change as write(), without its notification.
+    const at = Atomics.load(state, WRITE)
+    const written = data.write('{"n":2}\n', at)
+    Atomics.add(state, SEQ, 1)
+    Atomics.store(state, WRITE, at + written)
+    Atomics.add(state, SEQ, 1)
+    const changed = Date.now()
+    await waitFor(() => Atomics.load(state, READ) === at + written, 'the bytes of a change not notified', 3000)
+    assert.ok(Date.now() - changed < 2000)
+    // The wait given up on wakes with the next notification: one reading goes on, every byte once.
+    write('{"n":3}\n')
+    await waitFor(() => Atomics.load(state, READ) === Atomics.load(state, WRITE), 'the next bytes read')
+    write('{"n":4}\n')
+    await waitFor(() => Atomics.load(state, READ) === Atomics.load(state, WRITE), 'more bytes read')
+    update(() => Atomics.store(state, WRITE, -1))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(Buffer.concat(got).toString(), '{"n":1}\n{"n":2}\n{"n":3}\n{"n":4}\n')
+  })
 })
