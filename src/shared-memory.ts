@@ -29,8 +29,8 @@ const READ_INDEX = 8
  * indexes, and thread-stream notifies after each change; its own loop polls
  * every 10 s) costs at most this, well inside the 10 s its flushSync() waits for
  * the reader. One timer for the reading, not a timeout on each wait: V8 makes a
- * timeout a delayed task, posted and cancelled with every wait, about a tenth
- * of what a wake-up costs.
+ * timeout a delayed task, posted and cancelled with every wait, a tenth to a
+ * fifth of what a wake-up costs (measured apart: 40-61 against 34-47 µs of CPU).
  */
 const CHECK_INTERVAL = 1000
 
