@@ -57,10 +57,10 @@ static u32 specialHash[MAX_SPECIAL];
 static int32_t specialMember[MAX_SPECIAL];
 static u32 specialCount;
 // The special keys, as in gelf.ts: short_message's candidates [0, hosts), host's [hosts, full), then
-// full_message's, level's, `time`, and the declined keys from `declined` (the first is `stack`).
+// full_message's, level's, `time`, and the declined keys from full + 3 (the first, `stack`, is declined one
+// level down too: an error's stack).
 static u32 hosts;
 static u32 full;
-static u32 stackHash;
 static u32 idHash;
 
 // The line's members in document order (members of arrays are not indexed).
@@ -228,6 +228,7 @@ static u32 parse(u32 end) {
   u32 keyCount = 0;
   u32 level = 0;
   int nestedStack = 0;
+  const u32 stack = full + 3;
   frameKeys[0] = 0;
   frameMember[0] = -1;
   frameArray[0] = 0;
@@ -288,7 +289,7 @@ static u32 parse(u32 end) {
             for (u32 i = 0; i < specialCount; i++) {
               if (specialHash[i] == hash && keyLengths[i] == length && sameBytes(src + from, keyBytes + specialAt[i], length)) specialMember[i] = member;
             }
-          } else if (level == 1 && hash == stackHash && length == 5 && sameBytes(src + from, (const u8 *)"stack", 5)) {
+          } else if (level == 1 && specialHash[stack] == hash && keyLengths[stack] == length && sameBytes(src + from, keyBytes + specialAt[stack], length)) {
             nestedStack = 1;
           }
         }
@@ -493,7 +494,6 @@ u32 configure(u32 machineBytes, u32 shortCount, u32 hostCount, u32 count) {
   specialCount = count;
   hosts = shortCount;
   full = shortCount + hostCount;
-  stackHash = hashOf((const u8 *)"stack", 5);
   idHash = hashOf((const u8 *)"__id", 4);
   return 1;
 }
