@@ -147,6 +147,36 @@ export class RecordQueue {
     if (terminator !== undefined) ring[offset + length - 1] = terminator
   }
 
+  /**
+   * Add `count` records that follow one another in `source` from `from`, of
+   * `lengths[0, count)` bytes and `total` in all, with one copy: true. Only when
+   * they fit the byte bound with nothing evicted and in one place of the ring
+   * within its limit; otherwise false, nothing changed, and the caller pushes
+   * them one by one (which evicts, grows and wraps as each needs).
+   */
+  pushRun (source: Uint8Array, from: number, lengths: Int32Array, count: number, total: number): boolean {
+    if (this.#bytes + total > this.#maxBytes) return false
+    // #place marks the ring wrapped only for a place within the limit (an empty queue's reset changes nothing).
+    const offset = this.#place(total)
+    if (offset === -1 || offset + total > this.#limit) return false
+    while (this.#count + count > this.#starts.length) this.#growIndex()
+    copyRange(source, from, from + total, this.#ring, offset)
+    const starts = this.#starts
+    const held = this.#lengths
+    let at = offset
+    for (let i = 0; i < count; i++) {
+      const slot = this.#slot(this.#count++)
+      const length = lengths[i]
+      starts[slot] = at
+      held[slot] = length
+      at += length
+    }
+    this.#write = at
+    this.#bytes += total
+    if (this.#bytes > this.#peak) this.#peak = this.#bytes
+    return true
+  }
+
   /** Whether a record of `length` bytes is taken: always, unless `drop_newest` finds the queue full. */
   accepts (length: number): boolean {
     return this.#overflow !== 'drop_newest' || this.#bytes + length <= this.#maxBytes
@@ -367,15 +397,26 @@ export class RecordQueue {
       if (size === limit || limit === this.#maxBytes) throw error
       ring = Buffer.allocUnsafeSlow(limit)
     }
+    // Records that neighbour each other in the old ring (all of them, but for a
+    // wrap or a hole an eviction left) are copied as one stretch.
     let offset = 0
+    let from = 0
+    let to = -1
+    let at = 0
     for (let index = 0; index < this.#count; index++) {
       const slot = this.#slot(index)
       const start = this.#starts[slot]
+      if (start !== to) {
+        if (to > from) copyRange(this.#ring, from, to, ring, at)
+        from = to = start
+        at = offset
+      }
       const bytes = this.#lengths[slot]
-      this.#ring.copy(ring, offset, start, start + bytes)
+      to += bytes
       this.#starts[slot] = offset
       offset += bytes
     }
+    if (to > from) copyRange(this.#ring, from, to, ring, at)
     this.#ring = ring
     this.#limit = limit
     this.#write = offset

@@ -65,18 +65,32 @@ describe('RecordQueue', () => {
    * sizes: at 64, the ring passes its first size and grows by copies to its
    * bound (growth in place, past 1 MiB, has tests of its own above).
    */
-  function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void, scale = 1): RecordQueue {
+  function randomRun (seed: number, step: (queue: RecordQueue, kept: string[], random: () => number) => void, scale = 1, runs = false): RecordQueue {
     const random = prng(seed)
     const kept: string[] = []
     const queue = new RecordQueue(4096 * scale, 300 * scale, 'drop_oldest', (record) => {
       assert.equal(record.toString(), kept.shift(), 'evicted in order')
     })
-    for (let i = 0; i < 20_000; i++) {
-      const record = `${i}:${'x'.repeat(Math.floor(random() * 290 * scale))}`
-      queue.push(record)
-      kept.push(record)
+    let inRuns = 0
+    for (let i = 0; i < 20_000;) {
+      // With `runs`, most records come as runs of 2 to 6 (pushRun, or one by one where it declines: a full queue).
+      const count = runs && random() < 0.7 ? 2 + Math.floor(random() * 5) : 1
+      const records = Array.from({ length: count }, (_, k) => `${i + k}:${'x'.repeat(Math.floor(random() * 290 * scale))}`)
+      i += count
+      const bytes = Buffer.from(records.join(''))
+      const lengths = Int32Array.from(records, (record) => record.length)
+      const before = queue.length
+      if (count > 1 && queue.pushRun(bytes, 0, lengths, count, bytes.length)) {
+        inRuns += count
+        assert.equal(queue.length, before + count)
+      } else {
+        assert.equal(queue.length, before, 'a run declined changes nothing')
+        for (const record of records) queue.push(record)
+      }
+      kept.push(...records)
       step(queue, kept, random)
     }
+    if (runs) assert.ok(inRuns > 2000, `${inRuns} records pushed in runs`)
     const rest: string[] = []
     assert.equal(queue.drain((record) => rest.push(record.toString())), kept.length)
     assert.deepEqual(rest, kept)
@@ -188,6 +202,25 @@ describe('RecordQueue', () => {
       }, scale)
     })
 
+    test(`runs of records (pushRun) keep the ring exact as single records do, as it wraps and grows (sizes x ${scale})`, () => {
+      randomRun(9, (queue, kept, random) => {
+        assert.ok(queue.bytes <= 4096 * scale)
+        assert.ok(queue.capacity <= 4096 * scale, `capacity ${queue.capacity}`)
+        if (random() < 0.3) {
+          const batch = queue.takeBatch(1000 * scale, 0)
+          // A run, as a record, goes no further than one record past where the ring wraps.
+          for (const view of batch) assert.ok(view.byteOffset + view.length <= queue.capacity + 300 * scale, `a record ends at ${view.byteOffset + view.length}`)
+          if (random() < 0.8) {
+            const sent = text(batch)
+            const count = queue.confirm(queue.sentEnd)
+            assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
+          } else {
+            queue.rewind()
+          }
+        }
+      }, scale, true)
+    })
+
     test(`a queue that stays under half its bound never evicts, however its records wrap round the ring (sizes x ${scale})`, () => {
       // Confirmations of several records at once carry the head across the ring's end;
       // the queue must then see the room past its last record again, not evict to make it.
@@ -268,6 +301,27 @@ describe('RecordQueue', () => {
       assert.ok(waitingEvicted > 1000, `${waitingEvicted} waiting records evicted`)
     })
   }
+
+  test('a run goes no further past where the ring wraps than a record may, while a ring made at its bound grows its limit', () => {
+    // 1 KiB records in runs of 64 KiB, through a 16 MiB queue whose ring passes 1 MiB (made at its bound)
+    // and doubles its limit as the backlog grows: no run may write past the limit more than one record does.
+    const queue = new RecordQueue(16 * 1024 * 1024, 1024, 'drop_oldest', () => assert.fail('nothing evicted'))
+    const lengths = new Int32Array(64).fill(1024)
+    const run = Buffer.alloc(64 * 1024, 0x72)
+    let inRuns = 0
+    for (let i = 0; i < 200; i++) {
+      if (queue.pushRun(run, 0, lengths, 64, run.length)) inRuns++
+      else for (let k = 0; k < 64; k++) queue.push(run.subarray(0, 1024))
+      for (const view of queue.takeBatch(Infinity, 0)) {
+        assert.ok(view.byteOffset + view.length <= queue.capacity + 1024, `records reach ${view.byteOffset + view.length}, past ${queue.capacity} + 1 KiB`)
+      }
+      // Confirm half of what came: the backlog grows.
+      queue.confirm(queue.sentEnd - queue.length + 32)
+      queue.rewind()
+    }
+    assert.ok(inRuns > 100, `${inRuns} runs taken as runs`)
+    assert.ok(queue.capacity > 1024 * 1024, `the limit grew to ${queue.capacity}`)
+  })
 
   test('removeLarger takes out the records over a size, wherever they are, and the ring stays exact after', () => {
     const queue = randomRun(11, (queue, kept, random) => {
