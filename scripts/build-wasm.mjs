@@ -11,7 +11,8 @@ import { join } from 'node:path'
 
 const MODULES = [
   { name: 'msgpack', constant: 'MSGPACK_WASM' },
-  { name: 'gelf', constant: 'GELF_WASM' }
+  { name: 'gelf', constant: 'GELF_WASM' },
+  { name: 'splice', constant: 'SPLICE_WASM' }
 ]
 
 const check = process.argv.includes('--check')

@@ -346,6 +346,35 @@ export class Client extends EventEmitter<ClientEvents> implements RecordSink {
     this.#kick()
   }
 
+  /**
+   * Queue `count` encoded records that follow one another in `source` from
+   * `from`, of `lengths[0, count)` bytes, `total` in all and `longest` the
+   * largest: as a run, with one copy, when no record of it needs more than
+   * queueing (not closing, no spool, each fits a message, the queue takes all);
+   * else one by one, each where pushEncoded sends it.
+   */
+  pushRun (source: Uint8Array, from: number, lengths: Int32Array, count: number, total: number, longest: number): void {
+    if (this.#state !== 'closed' && this.#spool === undefined && this.#fits(longest) && this.#queue.accepts(total)) {
+      let queued = false
+      try {
+        queued = this.#queue.pushRun(source, from, lengths, count, total)
+      } catch {
+        // No memory for a larger index: one by one, where each is counted.
+      }
+      if (queued) {
+        this.#stats.accepted += count
+        this.#kick()
+        return
+      }
+    }
+    let at = from
+    for (let i = 0; i < count; i++) {
+      const length = lengths[i]
+      this.pushEncoded(source.subarray(at, at + length))
+      at += length
+    }
+  }
+
   /** Whether a record of `length` bytes fits in one message on its own, and the server has not refused one so large. */
   #fits (length: number): boolean {
     const bytes = length + this.#encoder.overhead

@@ -47,6 +47,12 @@ export class NdjsonReader {
   readonly #headed: boolean
   /** The codec's needles, and in `headed` lines colour codes (see ANSI_NEEDLES). */
   readonly #needles: readonly Buffer[]
+  /** Where each needle is next in the chunk's lines, from where it was last looked for (-1: nowhere; -2: not looked for yet). */
+  readonly #found: Int32Array
+  /** The chunk's lines being read, for the lines the codec's takeLines hands back. */
+  #complete: Buffer = Buffer.alloc(0)
+  /** Whether the codec takes whole pieces of lines (see LineCodec's takeLines): until it says it cannot here. */
+  #runs: boolean
   /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
   #skipping = -1
   /** The last timestamp of a headed line, as bytes, and its time: records of a burst share one. */
@@ -59,6 +65,8 @@ export class NdjsonReader {
     this.#maxLine = sink.maxLineBytes
     this.#headed = framing === 'headed'
     this.#needles = [...(this.#codec?.needles ?? []), ...(this.#headed ? ANSI_NEEDLES : [])]
+    this.#found = new Int32Array(this.#needles.length)
+    this.#runs = !this.#headed && this.#codec?.takeLines !== undefined
   }
 
   /**
@@ -90,17 +98,18 @@ export class NdjsonReader {
 
   #take (text: string | Buffer): void {
     const { bytes, end, textStart, ascii } = this.#lines.append(text)
-    // Lines holding a needle are parsed; needles are rare, so each is looked for
-    // once per chunk rather than once per line.
     const complete = bytes.subarray(0, end)
     // Bytes (the CLI's stdin) may not be UTF-8: such a line is read as text, its
     // bad bytes replaced by U+FFFD, never copied into a text frame. One native
     // check per chunk; lines are checked one by one only in a chunk that fails it.
     const utf8 = typeof text === 'string' || isUtf8(complete)
-    const needles = this.#needles
-    // An Int32Array, not needles.map(): an array's elements kind changed once in a run and sent this function back to be compiled again.
-    const found = new Int32Array(needles.length)
-    for (let i = 0; i < needles.length; i++) found[i] = complete.indexOf(needles[i])
+    this.#complete = complete
+    this.#found.fill(-2)
+    // Whole pieces of lines at once, where the codec can: the lines it does not take come back to #other.
+    if (utf8 && this.#runs) {
+      if (this.#codec!.takeLines!(bytes, 0, end, this.#sink, this.#other)) return
+      this.#runs = false
+    }
     let start = 0
     while (start < end) {
       // In ASCII text a character is a byte, and the string's own search is
@@ -108,16 +117,31 @@ export class NdjsonReader {
       const lineEnd = ascii ? textStart + (text as string).indexOf('\n', Math.max(0, start - textStart)) : bytes.indexOf(0x0a, start)
       let stop = lineEnd
       if (stop > start && bytes[stop - 1] === 0x0d) stop--
-      if (stop > start) {
-        let plain = true
-        for (let i = 0; i < found.length; i++) {
-          if (found[i] !== -1 && found[i] < start) found[i] = complete.indexOf(needles[i], start)
-          if (found[i] !== -1 && found[i] < stop) plain = false
-        }
-        this.#line(bytes, start, stop, plain && (utf8 || isUtf8(bytes.subarray(start, stop))))
-      }
+      if (stop > start) this.#line(bytes, start, stop, this.#plain(start, stop) && (utf8 || isUtf8(bytes.subarray(start, stop))))
       start = lineEnd + 1
     }
+  }
+
+  /** A line of the chunk (its start, and its line feed) that the codec's takeLines did not take. */
+  readonly #other = (start: number, feed: number): void => {
+    const bytes = this.#complete
+    let stop = feed
+    if (stop > start && bytes[stop - 1] === 0x0d) stop--
+    if (stop > start) this.#line(bytes, start, stop, this.#plain(start, stop))
+  }
+
+  /**
+   * Whether the chunk's line `[start, stop)` holds none of the needles. Needles are
+   * rare, so each is looked for once past where it was last found, not once a line.
+   */
+  #plain (start: number, stop: number): boolean {
+    const found = this.#found
+    let plain = true
+    for (let i = 0; i < found.length; i++) {
+      if (found[i] !== -1 && found[i] < start) found[i] = this.#complete.indexOf(this.#needles[i], start)
+      if (found[i] !== -1 && found[i] < stop) plain = false
+    }
+    return plain
   }
 
   /** Take the last line if it did not end with a line feed. */

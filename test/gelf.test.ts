@@ -137,7 +137,8 @@ function transcoded (line: string, options: Options = {}): string | undefined {
   let out: string | undefined
   const sink = {
     pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() },
-    pushSpliced: () => { throw new Error('GELF does not splice') }
+    pushSpliced: () => { throw new Error('GELF does not splice') },
+    pushRun: () => { throw new Error('GELF does not splice') }
   }
   const epoch = leadingTime(bytes, 0, bytes.length)
   // The reader offers the codec only lines that open with their time (the fuzzer may move it).
@@ -211,7 +212,7 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
     assert.notEqual(transcoded('{"level":30,"time":1,"s":"\uFFFD"}'), undefined)
     const invalid = Buffer.concat([Buffer.from('{"level":30,"time":1,"s":"'), Buffer.of(0xff), Buffer.from('"}')])
     const encoder = createEncoder(resolveEncoderOptions({ format: 'gelf' }))
-    assert.equal(encoder.lineCodec!.take(1, invalid, 0, invalid.length, { pushEncoded: () => {}, pushSpliced: () => {} }), false)
+    assert.equal(encoder.lineCodec!.take(1, invalid, 0, invalid.length, { pushEncoded: () => {}, pushSpliced: () => {}, pushRun: () => {} }), false)
   })
 
   test('fuzzed: every line the codec takes is byte for byte the parse path\'s', () => {
@@ -319,7 +320,8 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
     let out = ''
     const sink = {
       pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() },
-      pushSpliced: () => { throw new Error('GELF does not splice') }
+      pushSpliced: () => { throw new Error('GELF does not splice') },
+      pushRun: () => { throw new Error('GELF does not splice') }
     }
     let taken = 0
     let inWasm = 0
@@ -366,7 +368,7 @@ describe('GELF from a JSON line\'s bytes (pino\'s path)', () => {
       for (const line of [first, second, first, second]) {
         const bytes = Buffer.from(line)
         let out: string | undefined
-        const sink = { pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() }, pushSpliced: () => {} }
+        const sink = { pushEncoded: (record: Uint8Array) => { out = Buffer.from(record).toString() }, pushSpliced: () => {}, pushRun: () => {} }
         assert.ok(encoder.lineCodec!.take(1, bytes, 0, bytes.length, sink), line)
         assert.equal(out, parsed(line), `${line} after ${line === first ? second : first}`)
       }

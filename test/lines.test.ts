@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,8 +8,8 @@ import { Client } from '../src/client.js'
 import { timeFromMillis, timeOf } from '../src/encoders/dates.js'
 import { LineBuffer, NdjsonReader, isCompactJson, leadingTime } from '../src/ndjson.js'
 import { decodeMessage, encodeMessages, type Format } from '../src/index.js'
-import { createEncoder } from '../src/encoders/index.js'
-import { resolveEncoderOptions, resolveOptions } from '../src/options.js'
+import { createEncoder, type LineCodec } from '../src/encoders/index.js'
+import { resolveEncoderOptions, resolveOptions, type Options } from '../src/options.js'
 import { freePort, prng, startServer } from './helpers.js'
 
 const T = 1700000000123
@@ -194,6 +195,168 @@ describe('JSON lines', () => {
   })
 })
 
+/**
+ * Each record a reader queues, as bytes, in order: through the codec's takeLines
+ * (runs of lines spliced in WebAssembly) or with it taken away (each line offered
+ * to take(), the path every line took before), and how many came in runs.
+ */
+function queued (options: Options, pieces: Array<string | Buffer>, runs: boolean): { records: Buffer[], inRuns: number } {
+  const encoder = createEncoder(resolveEncoderOptions(options))
+  const codec: LineCodec = runs ? encoder.lineCodec! : { needles: encoder.lineCodec!.needles, take: encoder.lineCodec!.take }
+  const records: Buffer[] = []
+  let inRuns = 0
+  const sink = {
+    lineCodec: codec,
+    maxLineBytes: 4 * 1024 * 1024,
+    dropLongLine: () => { throw new Error('no line is that long') },
+    reject: () => { throw new Error('json framing rejects nothing') },
+    write: (event: Parameters<typeof encoder.encodeRecord>[0]) => {
+      let out: string | Uint8Array
+      try {
+        out = encoder.encodeRecord(event)
+      } catch (error) {
+        out = `unencodable: ${(error as Error).message}`
+      }
+      records.push(Buffer.from(out))
+    },
+    pushEncoded: (record: Uint8Array) => { records.push(Buffer.from(record)) },
+    pushSpliced: (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined) => {
+      records.push(Buffer.concat([head, source.subarray(start, end), terminator === undefined ? Buffer.alloc(0) : Buffer.of(terminator)]))
+    },
+    pushRun: (source: Uint8Array, from: number, lengths: Int32Array, count: number, total: number, longest: number) => {
+      let at = from
+      let most = 0
+      for (let i = 0; i < count; i++) {
+        records.push(Buffer.from(source.subarray(at, at + lengths[i])))
+        most = Math.max(most, lengths[i])
+        at += lengths[i]
+      }
+      assert.equal(at - from, total)
+      assert.equal(most, longest)
+      inRuns += count
+    }
+  }
+  const reader = new NdjsonReader(sink)
+  for (const piece of pieces) reader.write(piece)
+  reader.end()
+  return { records, inRuns }
+}
+
+describe('the JSON formats\' runs of lines (splice-wasm.c) against the line path', () => {
+  const random = prng(0x5b11ce)
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
+  const TEXT = ['cache hit', 'héllo 日本 🎉', 'quote \\" and backslash \\\\', 'escaped \\u00e9', 'date":1', 'a\\u0000b', '}', '{', '\\r', ' ']
+  /** A line as pino writes it, or one of the shapes the runs must hand back. */
+  const line = (ms: number): string => {
+    const r = random()
+    const msg = pick(TEXT)
+    if (r < 0.55) return `{"level":30,"time":${ms},"pid":1,"hostname":"h","msg":"${msg}"}`
+    if (r < 0.62) return `{"level":"info","time":${ms},"msg":"${msg}"}`
+    if (r < 0.66) return `{"time":${ms}}`
+    if (r < 0.68) return `{"level":30,"time":${ms},"msg":"crlf"}\r`
+    if (r < 0.70) return ''
+    if (r < 0.72) return `{"date":"2023-11-14T22:13:20.500000000Z","msg":"a fallback file's line"}`
+    if (r < 0.74) return `{"msg":"time later","time":${ms}}`
+    if (r < 0.76) return `{"level":30,"time":"${ms}"}`
+    if (r < 0.78) return `{"level":30,"time":${ms},"date":"its own"}`
+    if (r < 0.80) return `{"level":30,"time":${ms},"ts":"its own"}`
+    if (r < 0.82) return pick(['not json', '[1,2]', '"text"', '{', '{}', '{"time":1', `{"level":30,"time":${ms},"a":1} `])
+    if (r < 0.84) return `{"level":30,"time":${pick(['0', '1', '99999999999', '9999999999999999', '12345678901234567'])},"msg":"odd times"}`
+    if (r < 0.86) return `{"level":30,"time":${ms},"msg":"${'x'.repeat(Math.floor(random() * 3000))}"}`
+    if (r < 0.88) return `{"level":30,"time":${ms},"a":{"b":[1,2,{"c":"${msg}"}]}}`
+    return `{"level":30,"time":${ms},"n":${Math.floor(random() * 1e6)},"msg":"${msg}"}`
+  }
+  /** Lines of a few milliseconds each (the head is made once a millisecond), cut as bytes or text at random places. */
+  const pieces = (count: number, asBytes: boolean): Array<string | Buffer> => {
+    let ms = T
+    const text = Array.from({ length: count }, () => {
+      if (random() < 0.1) ms += 1 + Math.floor(random() * 3)
+      return line(ms)
+    }).join('\n') + '\n'
+    if (!asBytes) return chunks(text, Math.floor(random() * 1000))
+    const bytes = Buffer.from(text)
+    const cut: Buffer[] = []
+    for (let at = 0; at < bytes.length;) {
+      const size = 1 + Math.floor(random() * (random() < 0.5 ? 200 : 40_000))
+      cut.push(bytes.subarray(at, at + size))
+      at += size
+    }
+    return cut
+  }
+  const OPTIONS: Options[] = [
+    { format: 'json_lines' },
+    { format: 'json' },
+    { format: 'json_stream' },
+    { format: 'json_lines', jsonDateKey: 'ts', jsonDateFormat: 'iso8601' },
+    { format: 'json', jsonDateKey: false },
+    { format: 'json_stream', jsonDateFormat: 'java_sql_timestamp' },
+    { format: 'json_lines', jsonDateFormat: 'epoch_ms' }
+  ]
+
+  for (const options of OPTIONS) {
+    test(`${JSON.stringify(options)}: the same records, byte for byte, on 6 000 random lines cut as text and as bytes`, (t) => {
+      // A record with no time of its own gets the time of reading: the same in both readings.
+      t.mock.timers.enable({ apis: ['Date'], now: T })
+      for (const asBytes of [false, true]) {
+        const input = pieces(3000, asBytes)
+        const { records, inRuns } = queued(options, input, true)
+        const reference = queued(options, input, false)
+        assert.equal(reference.inRuns, 0)
+        assert.equal(records.length, reference.records.length)
+        for (let i = 0; i < records.length; i++) assert.equal(records[i].toString(), reference.records[i].toString(), `record ${i}`)
+        assert.ok(inRuns > records.length / 2, `${inRuns} of ${records.length} records in runs`)
+      }
+    })
+  }
+
+  test('a piece larger than the module\'s input, a line longer than it, and more records than a run holds', () => {
+    const short = `{"level":30,"time":${T},"msg":"short"}`
+    const long = `{"level":30,"time":${T},"msg":"${'y'.repeat(300_000)}"}`
+    // A line that fits the module's input (256 KiB) and whose record, with its date, does not fit its output.
+    const wide = `{"level":30,"time":${T},"msg":"${'z'.repeat(256 * 1024 - 50)}"}`
+    const text = [...Array.from({ length: 10_000 }, () => short), long, wide, ...Array.from({ length: 10_000 }, () => short)].join('\n') + '\n'
+    for (const options of OPTIONS.slice(0, 3)) {
+      const { records, inRuns } = queued(options, [text], true)
+      const reference = queued(options, [text], false)
+      assert.deepEqual(records.map(String), reference.records.map(String))
+      assert.equal(inRuns, 20_000, 'every short line in runs, the long ones by the reader')
+    }
+  })
+
+  test('a date key too long for the module\'s needles: every line by the line path, the same records', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: T })
+    const options: Options = { format: 'json_lines', jsonDateKey: 'k'.repeat(100) }
+    const input = pieces(500, false)
+    const { records, inRuns } = queued(options, input, true)
+    assert.equal(inRuns, 0)
+    assert.deepEqual(records.map(String), queued(options, input, false).records.map(String))
+  })
+
+  test('a chunk that is not UTF-8 goes the line path, and the runs go on after it', () => {
+    const good = `{"level":30,"time":${T},"msg":"ok"}\n`
+    const bad = Buffer.concat([Buffer.from(`{"level":30,"time":${T},"msg":"`), Buffer.of(0xff), Buffer.from('"}\n')])
+    const input = [Buffer.from(good.repeat(3)), bad, Buffer.from(good.repeat(3))]
+    const { records, inRuns } = queued({ format: 'json_lines' }, input, true)
+    assert.deepEqual(records.map(String), queued({ format: 'json_lines' }, input, false).records.map(String))
+    assert.equal(inRuns, 6)
+  })
+
+  // Without WebAssembly (node --jitless), or without the memory for an instance, the line path does the work.
+  for (const flag of ['--jitless', '--wasm-max-mem-pages=2']) {
+    test(`where WebAssembly cannot run (node ${flag}), every line goes the line path`, () => {
+      const script = `
+        import { createEncoder } from './src/encoders/index.ts'
+        import { resolveEncoderOptions } from './src/options.ts'
+        const { lineCodec } = createEncoder(resolveEncoderOptions({ format: 'json_lines' }))
+        const bytes = Buffer.from('{"level":30,"time":${T},"msg":"x"}\\n')
+        console.log(JSON.stringify({ taken: lineCodec.takeLines(bytes, 0, bytes.length, {}, () => {}) }))`
+      const child = spawnSync(process.execPath, [flag, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+      assert.equal(child.status, 0, child.stderr)
+      assert.deepEqual(JSON.parse(child.stdout), { taken: false })
+    })
+  }
+})
+
 describe('isCompactJson: the check that lets a winston line skip JSON.parse in the worker', () => {
   const random = prng(0x5eed)
   const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]
@@ -278,7 +441,8 @@ describe('headed lines (the winston transport\'s framing, read in its worker)', 
         const date = /^\{"date":"([^"]+)"/.exec(json)?.[1] ?? ''
         const ms = Date.parse(date)
         records.push({ sec: Math.floor(ms / 1000), nsec: Number((/\.(\d+)Z$/.exec(date)?.[1] ?? '').padEnd(9, '0')), json })
-      }
+      },
+      pushRun: () => { throw new Error('headed lines are taken one by one') }
     }
     const reader = new NdjsonReader(sink, 'headed')
     for (const piece of chunks(text, 7)) reader.write(piece)

@@ -5,6 +5,7 @@ import { decodeMessage } from './decode.js'
 import { createGelfRecordEncoder, createJsonToGelf } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, isJsonObject, wellFormed, wellFormedJson, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
+import { createTakeLines, type TakeLines } from './splice.js'
 
 export type { EventTime } from './dates.js'
 
@@ -80,6 +81,8 @@ export interface LineCodec {
   readonly needles: readonly Buffer[]
   /** Hand the line `line[start, end)`, whose epoch time is `epoch` (see `timeFromEpoch`), to the sink as bytes. */
   take (epoch: number, line: Buffer, start: number, end: number, sink: LineSink): boolean
+  /** Take a piece of whole lines at once, handing back the lines it does not take (see {@link TakeLines}); absent: each line is offered to take(). */
+  readonly takeLines?: TakeLines
 }
 
 /** What a {@link LineCodec} hands its bytes to. */
@@ -88,6 +91,8 @@ export interface LineSink {
   pushEncoded (record: Uint8Array): void
   /** A record made of `head`, `source[start, end)` and `terminator`, copied once into the queue. */
   pushSpliced (head: Uint8Array, source: Buffer, start: number, end: number, terminator: number | undefined): void
+  /** `count` records one after another in `source` from `from`, `lengths` long, `total` bytes in all, the longest `longest` (views, valid during the call). */
+  pushRun (source: Uint8Array, from: number, lengths: Int32Array, count: number, total: number, longest: number): void
 }
 
 const BACKSLASH_U = Buffer.from('\\u')
@@ -99,12 +104,14 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
   // Lines come in bursts that share a millisecond: the head of the last one is kept.
   let head: Buffer = Buffer.alloc(0)
   let headEpoch = -1
+  // A \u escape may spell the date key or a lone surrogate: such lines are parsed.
+  // The date key is looked for without its opening quote: Buffer#indexOf runs
+  // memchr to the needle's first byte, and a quote opens every key and string
+  // (a line the shorter needle finds without the quote is merely parsed).
+  const needles = splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix.subarray(1)]
   return {
-    // A \u escape may spell the date key or a lone surrogate: such lines are parsed.
-    // The date key is looked for without its opening quote: Buffer#indexOf runs
-    // memchr to the needle's first byte, and a quote opens every key and string
-    // (a line the shorter needle finds without the quote is merely parsed).
-    needles: splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix.subarray(1)],
+    needles,
+    takeLines: createTakeLines(splice, needles, terminator),
     take (epoch, line, start, end, sink) {
       if (end - start <= 2 || line[end - 1] !== CLOSE_BRACE) return false
       if (epoch !== headEpoch) {

@@ -1,0 +1,139 @@
+import { timeFromEpoch } from './dates.js'
+import type { LineSink } from './index.js'
+import type { Splice } from './json.js'
+import { SPLICE_WASM } from './splice-wasm.js'
+import { instantiate } from './wasm.js'
+import { copyRange } from './words.js'
+
+/** What splice-wasm.c's run() stopped at (see there). */
+const DONE = 0
+const WANTS_HEAD = 2
+const FULL = 3
+
+/**
+ * How the JSON formats take a piece of whole lines at once: see splice-wasm.c.
+ * Returns false, having taken nothing, where WebAssembly is not available
+ * (node --jitless), or for a date key too long for the module; the caller then
+ * offers each line to the codec's take().
+ */
+export type TakeLines = (bytes: Buffer, start: number, end: number, sink: LineSink, other: (start: number, feed: number) => void) => boolean
+
+/**
+ * The lines of `bytes[start, end)` (whole lines, UTF-8) that the splice codec
+ * would splice, spliced in WebAssembly and queued in runs through the sink's
+ * pushRun; each other line goes to `other` (where it starts, and its line
+ * feed), in order with the runs. `needles` are the codec's (a line holding one
+ * goes to `other`), and each record ends with `terminator`.
+ */
+export function createTakeLines (splice: Splice, needles: readonly Buffer[], terminator: number | undefined): TakeLines {
+  // null: not available here; made at the first piece, not with the encoder.
+  let wasm: Splicer | null | undefined
+  return function takeLines (bytes, start, end, sink, other) {
+    if (wasm === undefined) wasm = instantiateSplicer(needles, terminator) ?? null
+    if (wasm === null) return false
+    const { input, output, lengths, head, run } = wasm
+    while (start < end) {
+      // As many whole lines as the module's input holds; a longer line is the reader's.
+      let stop = end
+      if (stop - start > input.length) {
+        stop = bytes.lastIndexOf(0x0a, start + input.length - 1) + 1
+        if (stop <= start) {
+          const feed = bytes.indexOf(0x0a, start)
+          other(start, feed)
+          start = feed + 1
+          continue
+        }
+      }
+      const n = stop - start
+      copyRange(bytes, start, stop, input, 0)
+      let at = 0
+      let fresh = 1
+      for (;;) {
+        const status = run(n, at, fresh)
+        fresh = 0
+        const count = wasm.recordCount()
+        if (count > 0) sink.pushRun(output, 0, lengths, count, wasm.recordBytes(), wasm.longestRecord())
+        at = wasm.position()
+        if (status === DONE) break
+        if (status === FULL) continue
+        if (status === WANTS_HEAD) {
+          const epoch = wasm.wantedEpoch()
+          let made: Buffer | undefined
+          try {
+            made = splice.head(timeFromEpoch(epoch))
+          } catch {
+            // A time the format cannot write: the reader's line path says why.
+          }
+          if (made !== undefined && made.length <= head.length) {
+            head.set(made)
+            wasm.setHead(made.length, epoch)
+            continue
+          }
+        }
+        // Declined, or no head for it: the reader takes the line.
+        const feed = bytes.indexOf(0x0a, start + at)
+        other(start + at, feed)
+        at = feed + 1 - start
+      }
+      start = stop
+    }
+    return true
+  }
+}
+
+interface Splicer {
+  /** Views of the instance's memory, which never grows. */
+  input: Buffer
+  output: Buffer
+  lengths: Int32Array
+  head: Buffer
+  run: (n: number, at: number, fresh: number) => number
+  setHead: (length: number, epoch: number) => void
+  wantedEpoch: () => number
+  recordCount: () => number
+  recordBytes: () => number
+  longestRecord: () => number
+  position: () => number
+}
+
+/** An instance of splice-wasm.c's module for these needles, or undefined where it cannot serve. */
+function instantiateSplicer (needles: readonly Buffer[], terminator: number | undefined): Splicer | undefined {
+  const exports = instantiate<{
+    input_buffer: () => number
+    input_bytes: () => number
+    output_buffer: () => number
+    output_bytes: () => number
+    lengths_buffer: () => number
+    max_records: () => number
+    head_buffer: () => number
+    head_bytes: () => number
+    needle_bytes: () => number
+    needle_buffer: (k: number) => number
+    configure: (first: number, second: number, terminator: number) => void
+    set_head: (length: number, epoch: number) => void
+    wanted_epoch: () => number
+    record_count: () => number
+    record_bytes: () => number
+    longest_record: () => number
+    position: () => number
+    run: (n: number, at: number, fresh: number) => number
+  }>(SPLICE_WASM)
+  // configure() takes two needles at most; a date key makes one as long as the key.
+  if (exports === undefined || needles.length > 2 || needles.some((needle) => needle.length === 0 || needle.length > exports.needle_bytes())) return undefined
+  const { buffer } = exports.memory
+  needles.forEach((needle, k) => new Uint8Array(buffer, exports.needle_buffer(k), needle.length).set(needle))
+  exports.configure(needles[0]?.length ?? 0, needles[1]?.length ?? 0, terminator ?? -1)
+  return {
+    input: Buffer.from(buffer, exports.input_buffer(), exports.input_bytes()),
+    output: Buffer.from(buffer, exports.output_buffer(), exports.output_bytes()),
+    lengths: new Int32Array(buffer, exports.lengths_buffer(), exports.max_records()),
+    head: Buffer.from(buffer, exports.head_buffer(), exports.head_bytes()),
+    run: exports.run,
+    setHead: exports.set_head,
+    wantedEpoch: exports.wanted_epoch,
+    recordCount: exports.record_count,
+    recordBytes: exports.record_bytes,
+    longestRecord: exports.longest_record,
+    position: exports.position
+  }
+}
