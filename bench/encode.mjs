@@ -21,6 +21,11 @@ function queueSink (encoder, queue) {
     pushEncoded: (record) => queue.push(record),
     pushSpliced: (head, source, start, end, terminator) => {
       queue.pushSpliced(head, source, start, end, terminator, head.length + end - start + (terminator === undefined ? 0 : 1))
+    },
+    // A run the queue cannot take at once goes one by one, as the engine does it.
+    pushRun: (source, from, lengths, count, total) => {
+      if (queue.pushRun(source, from, lengths, count, total)) return
+      for (let i = 0, at = from; i < count; at += lengths[i++]) queue.push(source.subarray(at, at + lengths[i]))
     }
   }
 }

@@ -4,8 +4,10 @@ import { fallbackTime, timeFromEpoch, type EventTime } from './dates.js'
 import { decodeMessage } from './decode.js'
 import { createGelfRecordEncoder, createJsonToGelf } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, isJsonObject, wellFormed, wellFormedJson, type Splice } from './json.js'
-import { createJsonToMsgpack, createMsgpackRecordEncoder } from './msgpack.js'
-import { createTakeLines, type TakeLines } from './splice.js'
+import { createJsonToMsgpack, createMsgpackRecordEncoder, createMsgpackTakeLines } from './msgpack.js'
+import { createTakeLines, type LineRunnerExports, type TakeLines } from './lines.js'
+import { SPLICE_WASM } from './splice-wasm.js'
+import { instantiate } from './wasm.js'
 
 export type { EventTime } from './dates.js'
 
@@ -111,7 +113,11 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
   const needles = splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix.subarray(1)]
   return {
     needles,
-    takeLines: createTakeLines(splice, needles, terminator),
+    takeLines: createTakeLines(() => {
+      const exports = instantiate<LineRunnerExports & { set_terminator: (terminator: number) => void }>(SPLICE_WASM)
+      exports?.set_terminator(terminator ?? -1)
+      return exports
+    }, needles, (epoch) => splice.head(timeFromEpoch(epoch))),
     take (epoch, line, start, end, sink) {
       if (end - start <= 2 || line[end - 1] !== CLOSE_BRACE) return false
       if (epoch !== headEpoch) {
@@ -128,9 +134,10 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
  * msgpack and GELF: the line's bytes transcoded, with no parse. A line the
  * transcoder declines (undefined) goes the parse path, which decides what it is.
  */
-function transcodeCodec (needles: readonly Buffer[], transcode: (epoch: number, line: Buffer, start: number, end: number) => Uint8Array | undefined): LineCodec {
+function transcodeCodec (needles: readonly Buffer[], transcode: (epoch: number, line: Buffer, start: number, end: number) => Uint8Array | undefined, takeLines?: TakeLines): LineCodec {
   return {
     needles,
+    takeLines,
     take (epoch, line, start, end, sink) {
       const record = transcode(epoch, line, start, end)
       if (record === undefined) return false
@@ -176,7 +183,7 @@ export function createEncoder (options: EncoderOptions): Encoder {
       } catch {
         return undefined
       }
-    })
+    }, createMsgpackTakeLines())
     encodeRecord = (event) => {
       const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
       // A lone UTF-16 surrogate becomes U+FFFD, as in the JSON formats' UTF-8,

@@ -10,6 +10,7 @@
 #include <wasm_simd128.h>
 
 typedef uint8_t u8;
+typedef uint32_t u32;
 
 #define QUOTE 0x22
 #define BACKSLASH 0x5c
@@ -21,8 +22,6 @@ typedef uint8_t u8;
 
 // The line, then the quote the caller puts after it (every scan stops there), then room for 16-byte loads.
 static u8 line[LINE_BYTES + 32];
-// The event: a float takes 9 bytes for JSON's 3 ("0.1"); nothing grows more. Then room for 16-byte stores.
-static u8 event[EVENT_HEAD + LINE_BYTES * 3 + 48];
 
 static int32_t headers[MAX_DEPTH];
 static int32_t counts[MAX_DEPTH];
@@ -255,30 +254,9 @@ static uint32_t wideHeader(u8 *out, uint32_t headerAt, uint32_t count, int array
   return pos + extra;
 }
 
-__attribute__((export_name("line_buffer")))
-u8 *lineBuffer(void) {
-  return line;
-}
-
-__attribute__((export_name("line_bytes")))
-uint32_t lineBytes(void) {
-  return LINE_BYTES;
-}
-
-__attribute__((export_name("event_buffer")))
-u8 *eventBuffer(void) {
-  return event;
-}
-
-// The object in line[0, end), a quote at line[end], to msgpack at event + EVENT_HEAD; returns where the
-// event's bytes end, or 0 to refuse.
-__attribute__((export_name("transcode")))
-uint32_t transcode(uint32_t end) {
-  const u8 *src = line;
-  u8 *out = event;
-  uint32_t at = 0;
-  uint32_t pos = EVENT_HEAD;
-  if (end > LINE_BYTES) return 0;
+// The object in src[at, end), a quote at src[end], to msgpack at out + pos; returns where its bytes end, or 0
+// to refuse. The output has room for 3 bytes a byte of the line and 48 more.
+static uint32_t transcodeObject(const u8 *src, uint32_t at, uint32_t end, u8 *out, uint32_t pos) {
   u8 byte = src[at];
   if (byte <= 0x20) byte = src[at = space(src, at, end)];
   if (byte != 0x7b) return 0;
@@ -406,4 +384,52 @@ uint32_t transcode(uint32_t end) {
   if (at < end && src[at] <= 0x20) at = space(src, at, end);
   if (at != end) return 0;
   return pos;
+}
+
+// A piece of pino's output at a time (see lines.h): the event's head (its time, an empty metadata map), made
+// by the JavaScript side once a millisecond, then the line transcoded as transcode() does it. The event
+// buffer of transcode() is the output of the runs: a line a run hands back is transcoded after the run's
+// records were queued, before the next run.
+#define INPUT_BYTES LINE_BYTES
+#define OUTPUT_BYTES (EVENT_HEAD + LINE_BYTES * 3)
+
+// A float takes 9 bytes for JSON's 3 ("0.1"); nothing grows more.
+static u32 bound(u32 length) {
+  return length * 3;
+}
+
+static u32 record(u32 at, u32 stop, u8 *to);
+
+#include "lines.h"
+
+static u32 record(u32 at, u32 stop, u8 *to) {
+  // The transcoder's scans stop at a quote: one in place of the line's end while it reads the line.
+  u8 end = input[stop];
+  input[stop] = QUOTE;
+  u32 bytes = transcodeObject(input, at, stop, to, 0);
+  input[stop] = end;
+  return bytes;
+}
+
+__attribute__((export_name("line_buffer")))
+u8 *lineBuffer(void) {
+  return line;
+}
+
+__attribute__((export_name("line_bytes")))
+uint32_t lineBytes(void) {
+  return LINE_BYTES;
+}
+
+__attribute__((export_name("event_buffer")))
+u8 *eventBuffer(void) {
+  return output;
+}
+
+// The object in line[0, end), a quote at line[end], to msgpack at event + EVENT_HEAD; returns where the
+// event's bytes end, or 0 to refuse.
+__attribute__((export_name("transcode")))
+uint32_t transcode(uint32_t end) {
+  if (end > LINE_BYTES) return 0;
+  return transcodeObject(line, 0, end, output, EVENT_HEAD);
 }

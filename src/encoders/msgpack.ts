@@ -1,5 +1,6 @@
 import { Encoder } from '@msgpack/msgpack'
-import type { EventTime } from './dates.js'
+import { timeFromEpoch, type EventTime } from './dates.js'
+import { createTakeLines, type LineRunnerExports, type TakeLines } from './lines.js'
 import { MSGPACK_WASM } from './msgpack-wasm.js'
 import { instantiate } from './wasm.js'
 import { copyRange } from './words.js'
@@ -32,6 +33,20 @@ export function createMsgpackRecordEncoder (): (time: EventTime, record: object,
     scratch.set(body, HEADER_BYTES + meta.length)
     return scratch.subarray(0, length)
   }
+}
+
+/**
+ * pino's lines a piece at a time (msgpack-wasm.c's runs, see lines.h): each
+ * record is an event's head (its time, no metadata), then the line transcoded as
+ * createJsonToMsgpack's WebAssembly transcoder does it. Its own instance.
+ */
+export function createMsgpackTakeLines (): TakeLines {
+  return createTakeLines(() => instantiate<LineRunnerExports>(MSGPACK_WASM), [], (epoch) => {
+    const head = Buffer.allocUnsafe(HEADER_BYTES + 1)
+    writeEventHeader(head, timeFromEpoch(epoch))
+    head[HEADER_BYTES] = EMPTY_MAP[0]
+    return head
+  })
 }
 
 /** The start of an event, up to its metadata: `[[` and the EventTime (HEADER_BYTES bytes). */

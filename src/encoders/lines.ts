@@ -1,35 +1,57 @@
-import { timeFromEpoch } from './dates.js'
 import type { LineSink } from './index.js'
-import type { Splice } from './json.js'
-import { SPLICE_WASM } from './splice-wasm.js'
-import { instantiate } from './wasm.js'
 import { copyRange } from './words.js'
 
-/** What splice-wasm.c's run() stopped at (see there). */
+/** What lines.h's run() stopped at (see there). */
 const DONE = 0
 const WANTS_HEAD = 2
 const FULL = 3
 
 /**
- * How the JSON formats take a piece of whole lines at once: see splice-wasm.c.
- * Returns false, having taken nothing, where WebAssembly is not available
- * (node --jitless), or for a date key too long for the module; the caller then
- * offers each line to the codec's take().
+ * How a format takes a piece of whole lines at once, in WebAssembly (see
+ * lines.h: splice-wasm.c, msgpack-wasm.c). Returns false, having taken nothing,
+ * where WebAssembly is not available (node --jitless) or the module cannot
+ * serve (needles too long for it); the caller then offers each line to the
+ * codec's take().
  */
 export type TakeLines = (bytes: Buffer, start: number, end: number, sink: LineSink, other: (start: number, feed: number) => void) => boolean
 
+/** What lines.h has a module export. */
+export interface LineRunnerExports {
+  memory: { buffer: ArrayBuffer }
+  input_buffer: () => number
+  input_bytes: () => number
+  output_buffer: () => number
+  output_bytes: () => number
+  lengths_buffer: () => number
+  max_records: () => number
+  head_buffer: () => number
+  head_bytes: () => number
+  needle_bytes: () => number
+  needle_buffer: (k: number) => number
+  configure_needles: (first: number, second: number) => void
+  set_head: (length: number, epoch: number) => void
+  wanted_epoch: () => number
+  record_count: () => number
+  record_bytes: () => number
+  longest_record: () => number
+  position: () => number
+  run: (n: number, at: number, fresh: number) => number
+}
+
 /**
- * The lines of `bytes[start, end)` (whole lines, UTF-8) that the splice codec
- * would splice, spliced in WebAssembly and queued in runs through the sink's
+ * The lines of `bytes[start, end)` (whole lines, UTF-8) that the module takes,
+ * made into records in WebAssembly and queued in runs through the sink's
  * pushRun; each other line goes to `other` (where it starts, and its line
- * feed), in order with the runs. `needles` are the codec's (a line holding one
- * goes to `other`), and each record ends with `terminator`.
+ * feed), in order with the runs.
+ * @param instantiate a new instance of the module, undefined where WebAssembly cannot run; called at the first piece
+ * @param needles the codec's: a line holding one goes to `other`
+ * @param makeHead the bytes each record of a line of time `epoch` starts with; a throw sends the line to `other`
  */
-export function createTakeLines (splice: Splice, needles: readonly Buffer[], terminator: number | undefined): TakeLines {
+export function createTakeLines (instantiate: () => LineRunnerExports | undefined, needles: readonly Buffer[], makeHead: (epoch: number) => Uint8Array): TakeLines {
   // null: not available here; made at the first piece, not with the encoder.
-  let wasm: Splicer | null | undefined
+  let wasm: Runner | null | undefined
   return function takeLines (bytes, start, end, sink, other) {
-    if (wasm === undefined) wasm = instantiateSplicer(needles, terminator) ?? null
+    if (wasm === undefined) wasm = runner(instantiate(), needles) ?? null
     if (wasm === null) return false
     const { input, output, lengths, head, run } = wasm
     while (start < end) {
@@ -58,9 +80,9 @@ export function createTakeLines (splice: Splice, needles: readonly Buffer[], ter
         if (status === FULL) continue
         if (status === WANTS_HEAD) {
           const epoch = wasm.wantedEpoch()
-          let made: Buffer | undefined
+          let made: Uint8Array | undefined
           try {
-            made = splice.head(timeFromEpoch(epoch))
+            made = makeHead(epoch)
           } catch {
             // A time the format cannot write: the reader's line path says why.
           }
@@ -70,7 +92,7 @@ export function createTakeLines (splice: Splice, needles: readonly Buffer[], ter
             continue
           }
         }
-        // Declined, or no head for it: the reader takes the line.
+        // Handed back, or no head for it: the reader takes the line.
         const feed = bytes.indexOf(0x0a, start + at)
         other(start + at, feed)
         at = feed + 1 - start
@@ -81,7 +103,7 @@ export function createTakeLines (splice: Splice, needles: readonly Buffer[], ter
   }
 }
 
-interface Splicer {
+interface Runner {
   /** Views of the instance's memory, which never grows. */
   input: Buffer
   output: Buffer
@@ -96,33 +118,13 @@ interface Splicer {
   position: () => number
 }
 
-/** An instance of splice-wasm.c's module for these needles, or undefined where it cannot serve. */
-function instantiateSplicer (needles: readonly Buffer[], terminator: number | undefined): Splicer | undefined {
-  const exports = instantiate<{
-    input_buffer: () => number
-    input_bytes: () => number
-    output_buffer: () => number
-    output_bytes: () => number
-    lengths_buffer: () => number
-    max_records: () => number
-    head_buffer: () => number
-    head_bytes: () => number
-    needle_bytes: () => number
-    needle_buffer: (k: number) => number
-    configure: (first: number, second: number, terminator: number) => void
-    set_head: (length: number, epoch: number) => void
-    wanted_epoch: () => number
-    record_count: () => number
-    record_bytes: () => number
-    longest_record: () => number
-    position: () => number
-    run: (n: number, at: number, fresh: number) => number
-  }>(SPLICE_WASM)
-  // configure() takes two needles at most; a date key makes one as long as the key.
+/** Views of an instance's memory and its calls, the needles set; undefined where it cannot serve. */
+function runner (exports: LineRunnerExports | undefined, needles: readonly Buffer[]): Runner | undefined {
+  // configure_needles() takes two needles at most; a date key makes one as long as the key.
   if (exports === undefined || needles.length > 2 || needles.some((needle) => needle.length === 0 || needle.length > exports.needle_bytes())) return undefined
   const { buffer } = exports.memory
   needles.forEach((needle, k) => new Uint8Array(buffer, exports.needle_buffer(k), needle.length).set(needle))
-  exports.configure(needles[0]?.length ?? 0, needles[1]?.length ?? 0, terminator ?? -1)
+  exports.configure_needles(needles[0]?.length ?? 0, needles[1]?.length ?? 0)
   return {
     input: Buffer.from(buffer, exports.input_buffer(), exports.input_bytes()),
     output: Buffer.from(buffer, exports.output_buffer(), exports.output_bytes()),
