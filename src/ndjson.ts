@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf, type EventTime } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
+import type { TakeLines } from './encoders/lines.js'
 import { isJsonObject } from './encoders/json.js'
 
 /**
@@ -51,8 +52,8 @@ export class NdjsonReader {
   readonly #found: Int32Array
   /** The chunk's lines being read, for the lines the codec's takeLines hands back. */
   #complete: Buffer = Buffer.alloc(0)
-  /** Whether the codec takes whole pieces of lines (see LineCodec's takeLines): until it says it cannot here. */
-  #runs: boolean
+  /** How the codec takes whole pieces of lines (see LineCodec's takeLines), until it says it cannot here. */
+  #takeLines: TakeLines | undefined
   /** Bytes seen of a line too long to keep, thrown away up to its line feed (-1: none). */
   #skipping = -1
   /** The last timestamp of a headed line, as bytes, and its time: records of a burst share one. */
@@ -66,7 +67,7 @@ export class NdjsonReader {
     this.#headed = framing === 'headed'
     this.#needles = [...(this.#codec?.needles ?? []), ...(this.#headed ? ANSI_NEEDLES : [])]
     this.#found = new Int32Array(this.#needles.length)
-    this.#runs = !this.#headed && this.#codec?.takeLines !== undefined
+    this.#takeLines = this.#headed ? this.#codec?.takeHeadedLines : this.#codec?.takeLines
   }
 
   /**
@@ -106,9 +107,9 @@ export class NdjsonReader {
     this.#complete = complete
     this.#found.fill(-2)
     // Whole pieces of lines at once, where the codec can: the lines it does not take come back to #other.
-    if (utf8 && this.#runs) {
-      if (this.#codec!.takeLines!(bytes, 0, end, this.#sink, this.#other)) return
-      this.#runs = false
+    if (utf8 && this.#takeLines !== undefined) {
+      if (this.#takeLines(bytes, 0, end, this.#sink, this.#other)) return
+      this.#takeLines = undefined
     }
     let start = 0
     while (start < end) {
@@ -127,7 +128,10 @@ export class NdjsonReader {
     const bytes = this.#complete
     let stop = feed
     if (stop > start && bytes[stop - 1] === 0x0d) stop--
-    if (stop > start) this.#line(bytes, start, stop, this.#plain(start, stop))
+    if (stop <= start) return
+    const plain = this.#plain(start, stop)
+    if (this.#headed) this.#headedLine(bytes, start, stop, plain)
+    else this.#line(bytes, start, stop, plain)
   }
 
   /**

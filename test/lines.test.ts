@@ -200,7 +200,7 @@ describe('JSON lines', () => {
  * (runs of lines spliced in WebAssembly) or with it taken away (each line offered
  * to take(), the path every line took before), and how many came in runs.
  */
-function queued (options: Options, pieces: Array<string | Buffer>, runs: boolean): { records: Buffer[], inRuns: number } {
+function queued (options: Options, pieces: Array<string | Buffer>, runs: boolean, framing: 'json' | 'headed' = 'json'): { records: Buffer[], inRuns: number } {
   const encoder = createEncoder(resolveEncoderOptions(options))
   const codec: LineCodec = runs ? encoder.lineCodec! : { needles: encoder.lineCodec!.needles, take: encoder.lineCodec!.take }
   const records: Buffer[] = []
@@ -209,7 +209,7 @@ function queued (options: Options, pieces: Array<string | Buffer>, runs: boolean
     lineCodec: codec,
     maxLineBytes: 4 * 1024 * 1024,
     dropLongLine: () => { throw new Error('no line is that long') },
-    reject: () => { throw new Error('json framing rejects nothing') },
+    reject: (error: string) => { records.push(Buffer.from(`rejected: ${error}`)) },
     write: (event: Parameters<typeof encoder.encodeRecord>[0]) => {
       let out: string | Uint8Array
       try {
@@ -236,7 +236,7 @@ function queued (options: Options, pieces: Array<string | Buffer>, runs: boolean
       inRuns += count
     }
   }
-  const reader = new NdjsonReader(sink)
+  const reader = new NdjsonReader(sink, framing)
   for (const piece of pieces) reader.write(piece)
   reader.end()
   return { records, inRuns }
@@ -353,6 +353,42 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c) against the lin
     assert.equal(inRuns, 6)
   })
 
+  test('winston\'s lines (the headed framing): the same records as the line path, byte for byte, in json_lines, json and msgpack', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: T })
+    const records = [
+      () => JSON.stringify({ level: 'info', message: pick(TEXT), n: Math.floor(random() * 1e6) }),
+      () => JSON.stringify({ message: pick(TEXT), meta: { a: [1, 'two', { three: null }], b: random() < 0.5 } }),
+      () => JSON.stringify({ level: 'warn', message: 'colour \u001b[31mred\u001b[39m' }),
+      () => JSON.stringify({ message: 'the date key', date: 'its own' }),
+      () => JSON.stringify({ message: 'x', x: pick([1.5, -0, 1e21, 0.1, 2 ** 60, -2.5e-7]) }),
+      () => pick(['{ "a": 1 }', '{not json}', 'plain text', '{}', '{"a":' + '['.repeat(70) + ']'.repeat(70) + '}', '{"a":1}x', '{"a":"\u0041"}', '{"a":"\x1b[31m"}'])
+    ]
+    const line = (ms: number): string => {
+      const r = random()
+      const record = pick(records)()
+      if (r < 0.75) return `${ms}\t\t${record}`
+      if (r < 0.80) return `${ms}\t2023-11-14T22:13:20.500Z\t${record}`
+      if (r < 0.83) return `${pick(['1700000001', `${ms}.5`, '12345678901234567', 'x1'])}\t\t${record}`
+      if (r < 0.86) return `${ms}\t\t!a reason`
+      if (r < 0.88) return pick(['no framing at all', `${ms}\t`, `${ms}\t\t`, ''])
+      if (r < 0.90) return `${ms}\t\t${record}\r`
+      return `${ms}\t\t${JSON.stringify({ level: 'info', message: 'hello', i: Math.floor(random() * 100) })}`
+    }
+    for (const format of ['json_lines', 'json', 'msgpack'] as const) {
+      let ms = T
+      const text = Array.from({ length: 4000 }, () => {
+        if (random() < 0.1) ms += 1 + Math.floor(random() * 3)
+        return line(ms)
+      }).join('\n') + '\n'
+      const input = chunks(text, 11)
+      const { records: got, inRuns } = queued({ format }, input, true, 'headed')
+      const reference = queued({ format }, input, false, 'headed')
+      assert.equal(got.length, reference.records.length)
+      for (let i = 0; i < got.length; i++) assert.deepEqual(got[i], reference.records[i], `${format} record ${i}: ${got[i].toString()}`)
+      assert.ok(inRuns > got.length / 3, `${format}: ${inRuns} of ${got.length} records in runs`)
+    }
+  })
+
   // Without WebAssembly (node --jitless), or without the memory for an instance, the line path does the work.
   for (const flag of ['--jitless', '--wasm-max-mem-pages=2']) {
     test(`where WebAssembly cannot run (node ${flag}), every line goes the line path`, () => {
@@ -448,13 +484,15 @@ describe('headed lines (the winston transport\'s framing, read in its worker)', 
         records.push({ ...event.time, json: (typeof out === 'string' ? out : Buffer.from(out).toString()).trimEnd() })
       },
       pushEncoded: () => { throw new Error('json_lines splices') },
-      pushSpliced: (head: Uint8Array, source: Buffer, start: number, end: number) => {
-        const json = Buffer.concat([head, source.subarray(start, end)]).toString()
-        const date = /^\{"date":"([^"]+)"/.exec(json)?.[1] ?? ''
-        const ms = Date.parse(date)
-        records.push({ sec: Math.floor(ms / 1000), nsec: Number((/\.(\d+)Z$/.exec(date)?.[1] ?? '').padEnd(9, '0')), json })
-      },
-      pushRun: () => { throw new Error('headed lines are taken one by one') }
+      pushSpliced: (head: Uint8Array, source: Buffer, start: number, end: number) => spliced(Buffer.concat([head, source.subarray(start, end)]).toString()),
+      pushRun: (source: Uint8Array, from: number, lengths: Int32Array, count: number) => {
+        for (let i = 0, at = from; i < count; at += lengths[i++]) spliced(Buffer.from(source.subarray(at, at + lengths[i])).toString().trimEnd())
+      }
+    }
+    function spliced (json: string): void {
+      const date = /^\{"date":"([^"]+)"/.exec(json)?.[1] ?? ''
+      const ms = Date.parse(date)
+      records.push({ sec: Math.floor(ms / 1000), nsec: Number((/\.(\d+)Z$/.exec(date)?.[1] ?? '').padEnd(9, '0')), json })
     }
     const reader = new NdjsonReader(sink, 'headed')
     for (const piece of chunks(text, 7)) reader.write(piece)

@@ -85,6 +85,8 @@ export interface LineCodec {
   take (epoch: number, line: Buffer, start: number, end: number, sink: LineSink): boolean
   /** Take a piece of whole lines at once, handing back the lines it does not take (see {@link TakeLines}); absent: each line is offered to take(). */
   readonly takeLines?: TakeLines
+  /** The same for the winston transport's lines (ndjson.ts's `headed` framing). */
+  readonly takeHeadedLines?: TakeLines
 }
 
 /** What a {@link LineCodec} hands its bytes to. */
@@ -111,13 +113,17 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
   // memchr to the needle's first byte, and a quote opens every key and string
   // (a line the shorter needle finds without the quote is merely parsed).
   const needles = splice.datePrefix === undefined ? [BACKSLASH_U] : [BACKSLASH_U, splice.datePrefix.subarray(1)]
+  const splicer = (): LineRunnerExports | undefined => {
+    const exports = instantiate<LineRunnerExports & { set_terminator: (terminator: number) => void }>(SPLICE_WASM)
+    exports?.set_terminator(terminator ?? -1)
+    return exports
+  }
+  const makeHead = (epoch: number): Buffer => splice.head(timeFromEpoch(epoch))
   return {
     needles,
-    takeLines: createTakeLines(() => {
-      const exports = instantiate<LineRunnerExports & { set_terminator: (terminator: number) => void }>(SPLICE_WASM)
-      exports?.set_terminator(terminator ?? -1)
-      return exports
-    }, needles, (epoch) => splice.head(timeFromEpoch(epoch))),
+    // In winston's lines, colour codes (their escapes begin with `\u`) are the reader's too.
+    takeLines: createTakeLines(splicer, needles, makeHead),
+    takeHeadedLines: createTakeLines(splicer, needles, makeHead, true),
     take (epoch, line, start, end, sink) {
       if (end - start <= 2 || line[end - 1] !== CLOSE_BRACE) return false
       if (epoch !== headEpoch) {
@@ -134,10 +140,11 @@ function spliceCodec (splice: Splice, terminator: number | undefined): LineCodec
  * msgpack and GELF: the line's bytes transcoded, with no parse. A line the
  * transcoder declines (undefined) goes the parse path, which decides what it is.
  */
-function transcodeCodec (needles: readonly Buffer[], transcode: (epoch: number, line: Buffer, start: number, end: number) => Uint8Array | undefined, takeLines?: TakeLines): LineCodec {
+function transcodeCodec (needles: readonly Buffer[], transcode: (epoch: number, line: Buffer, start: number, end: number) => Uint8Array | undefined, takeLines?: TakeLines, takeHeadedLines?: TakeLines): LineCodec {
   return {
     needles,
     takeLines,
+    takeHeadedLines,
     take (epoch, line, start, end, sink) {
       const record = transcode(epoch, line, start, end)
       if (record === undefined) return false
@@ -183,7 +190,7 @@ export function createEncoder (options: EncoderOptions): Encoder {
       } catch {
         return undefined
       }
-    }, createMsgpackTakeLines())
+    }, createMsgpackTakeLines(false), createMsgpackTakeLines(true))
     encodeRecord = (event) => {
       const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
       // A lone UTF-16 surrogate becomes U+FFFD, as in the JSON formats' UTF-8,

@@ -12,6 +12,11 @@
 //
 // and the head (the bytes each record starts with, which the JavaScript side makes for a line's time) is
 // written before record() is called.
+//
+// Lines are pino's (a JSON object whose time opens it), or with configure_headed(1) the winston transport's
+// (ndjson.ts's `headed` framing: `<epoch>\t<timestamp>\t<record>`); of those, only lines with no timestamp
+// text, a whole-millisecond epoch and a record written as JSON.stringify writes it (ndjson.ts's
+// isCompactJson) are taken, the record alone going to record().
 
 #define LINE_FEED 0x0a
 #define CARRIAGE_RETURN 0x0d
@@ -21,6 +26,9 @@
 #define COLON 0x3a
 #define OPEN_BRACE 0x7b
 #define CLOSE_BRACE 0x7d
+#define OPEN_BRACKET 0x5b
+#define CLOSE_BRACKET 0x5d
+#define TAB 0x09
 
 // Records a call makes at most.
 #define MAX_RECORDS 8192
@@ -58,6 +66,11 @@ static u32 needleCount;
 // once it was looked for in this input.
 static u32 needleAt[MAX_NEEDLES];
 static u8 needleKnown[MAX_NEEDLES];
+// Whether lines are the winston transport's (see above).
+static u32 headed;
+// Whether each container isCompact() has open is an array.
+#define MAX_NESTING 64
+static u8 openArrays[MAX_NESTING];
 
 // What a call made and where it stopped.
 static u32 count;
@@ -155,6 +168,132 @@ static double leadingTime(u32 start, u32 end) {
   return ms;
 }
 
+// ndjson.ts's jsonString: past a string's closing quote, or 0: no raw control character, only JSON's escapes.
+static u32 jsonString(u32 at, u32 end) {
+  at++;
+  for (;;) {
+    if (at >= end) return 0;
+    u8 byte = input[at];
+    if (byte == QUOTE) return at + 1;
+    if (byte < 0x20) return 0;
+    if (byte == BACKSLASH) {
+      u8 escaped = input[at + 1];
+      if (escaped == 'u') {
+        for (u32 i = 2; i <= 5; i++) {
+          u8 hex = input[at + i] | 0x20;
+          if (!digit(hex) && !(hex >= 'a' && hex <= 'f')) return 0;
+        }
+        at += 6;
+      } else if (escaped == QUOTE || escaped == BACKSLASH || escaped == '/' || escaped == 'b' || escaped == 'f' ||
+        escaped == 'n' || escaped == 'r' || escaped == 't') {
+        at += 2;
+      } else {
+        return 0;
+      }
+      continue;
+    }
+    at++;
+  }
+}
+
+// ndjson.ts's jsonNumber: past a JSON number, or 0.
+static u32 jsonNumber(u32 at, u32 end) {
+  if (input[at] == '-') at++;
+  if (input[at] == '0') {
+    at++;
+  } else {
+    if (!digit(input[at])) return 0;
+    while (at < end && digit(input[at])) at++;
+  }
+  if (input[at] == '.') {
+    at++;
+    if (!digit(input[at])) return 0;
+    while (at < end && digit(input[at])) at++;
+  }
+  if (input[at] == 'e' || input[at] == 'E') {
+    at++;
+    if (input[at] == '+' || input[at] == '-') at++;
+    if (!digit(input[at])) return 0;
+    while (at < end && digit(input[at])) at++;
+  }
+  return at <= end ? at : 0;
+}
+
+static u32 word(u32 at, u32 end, const char *text, u32 length) {
+  if (end - at < length) return 0;
+  for (u32 i = 0; i < length; i++) if (input[at + i] != (u8)text[i]) return 0;
+  return at + length;
+}
+
+// ndjson.ts's isCompactJson, to the same answer: whether input[start, end) is a JSON object written with no
+// white space, nested at most MAX_NESTING deep.
+static int isCompact(u32 start, u32 end) {
+  if (input[start] != OPEN_BRACE) return 0;
+  u32 at = start + 1;
+  u32 depth = 0;
+  openArrays[0] = 0;
+  int inArray = 0;
+  int opened = 1;
+  for (;;) {
+    u8 byte = input[at];
+    if (opened && byte == (inArray ? CLOSE_BRACKET : CLOSE_BRACE)) {
+      at++;
+      if (depth == 0) return at == end;
+      inArray = openArrays[--depth];
+    } else {
+      if (!inArray) {
+        if (byte != QUOTE) return 0;
+        at = jsonString(at, end);
+        if (at == 0 || input[at] != COLON) return 0;
+        byte = input[++at];
+      }
+      if (byte == QUOTE) {
+        at = jsonString(at, end);
+      } else if (byte == OPEN_BRACE || byte == OPEN_BRACKET) {
+        if (depth == MAX_NESTING - 1) return 0;
+        inArray = byte == OPEN_BRACKET;
+        openArrays[++depth] = (u8)inArray;
+        opened = 1;
+        at++;
+        continue;
+      } else if (byte == 't') {
+        at = word(at, end, "true", 4);
+      } else if (byte == 'f') {
+        at = word(at, end, "false", 5);
+      } else if (byte == 'n') {
+        at = word(at, end, "null", 4);
+      } else {
+        at = jsonNumber(at, end);
+      }
+      if (at == 0) return 0;
+    }
+    opened = 0;
+    for (;;) {
+      byte = input[at];
+      if (byte == COMMA) {
+        at++;
+        break;
+      }
+      if (byte != (inArray ? CLOSE_BRACKET : CLOSE_BRACE)) return 0;
+      at++;
+      if (depth == 0) return at == end;
+      inArray = openArrays[--depth];
+    }
+  }
+}
+
+// A headed line's epoch, when the reader's line path would offer its record to the codec with no more
+// reading: Date.now()'s digits (whole milliseconds from 1973 on), no timestamp text, a compact record,
+// which starts at *record. -1 for any other line, which the reader takes.
+static double headedTime(u32 at, u32 stop, u32 *record) {
+  u32 tab = at;
+  double ms = 0;
+  while (tab < stop && digit(input[tab])) ms = ms * 10 + (input[tab++] - 0x30);
+  if (tab == at || tab - at > 15 || tab + 2 >= stop || input[tab] != TAB || input[tab + 1] != TAB || ms < 1e11) return -1;
+  *record = tab + 2;
+  return isCompact(tab + 2, stop) ? ms : -1;
+}
+
 __attribute__((export_name("input_buffer")))
 u8 *inputBuffer(void) { return input; }
 
@@ -191,6 +330,12 @@ void configureNeedles(u32 first, u32 second) {
   needleLengths[0] = first;
   needleLengths[1] = second;
   needleCount = second > 0 ? 2 : first > 0 ? 1 : 0;
+}
+
+// Whether lines are the winston transport's (1) or pino's (0).
+__attribute__((export_name("configure_headed")))
+void configureHeaded(u32 on) {
+  headed = on;
 }
 
 // The head in head_buffer() is `length` bytes, for lines of `epoch`.
@@ -238,7 +383,8 @@ u32 run(u32 n, u32 at, u32 fresh) {
       continue;
     }
     // A fallback file's line (`{"date":"…`, read by the reader) has no leading time either.
-    double epoch = leadingTime(at, stop);
+    u32 start = at;
+    double epoch = headed ? headedTime(at, stop, &start) : leadingTime(at, stop);
     if (epoch < 0 || hasNeedle(at, stop, n)) {
       status = DECLINED;
       break;
@@ -248,14 +394,14 @@ u32 run(u32 n, u32 at, u32 fresh) {
       status = WANTS_HEAD;
       break;
     }
-    if (count == MAX_RECORDS || total + headLength + bound(stop - at) > OUTPUT_BYTES) {
+    if (count == MAX_RECORDS || total + headLength + bound(stop - start) > OUTPUT_BYTES) {
       // OUTPUT_BYTES holds a record of any line the module takes: with none made yet, the line is not one.
       status = count == 0 ? DECLINED : FULL;
       break;
     }
     u8 *to = output + total;
     __builtin_memcpy(to, head, headLength);
-    u32 size = record(at, stop, to + headLength);
+    u32 size = record(start, stop, to + headLength);
     if (size == 0) {
       status = DECLINED;
       break;

@@ -29,6 +29,7 @@ export interface LineRunnerExports {
   needle_bytes: () => number
   needle_buffer: (k: number) => number
   configure_needles: (first: number, second: number) => void
+  configure_headed: (on: number) => void
   set_head: (length: number, epoch: number) => void
   wanted_epoch: () => number
   record_count: () => number
@@ -46,12 +47,13 @@ export interface LineRunnerExports {
  * @param instantiate a new instance of the module, undefined where WebAssembly cannot run; called at the first piece
  * @param needles the codec's: a line holding one goes to `other`
  * @param makeHead the bytes each record of a line of time `epoch` starts with; a throw sends the line to `other`
+ * @param headed the lines are the winston transport's (ndjson.ts's `headed` framing), not pino's
  */
-export function createTakeLines (instantiate: () => LineRunnerExports | undefined, needles: readonly Buffer[], makeHead: (epoch: number) => Uint8Array): TakeLines {
+export function createTakeLines (instantiate: () => LineRunnerExports | undefined, needles: readonly Buffer[], makeHead: (epoch: number) => Uint8Array, headed = false): TakeLines {
   // null: not available here; made at the first piece, not with the encoder.
   let wasm: Runner | null | undefined
   return function takeLines (bytes, start, end, sink, other) {
-    if (wasm === undefined) wasm = runner(instantiate(), needles) ?? null
+    if (wasm === undefined) wasm = runner(instantiate(), needles, headed) ?? null
     if (wasm === null) return false
     const { input, output, lengths, head, run } = wasm
     while (start < end) {
@@ -119,12 +121,13 @@ interface Runner {
 }
 
 /** Views of an instance's memory and its calls, the needles set; undefined where it cannot serve. */
-function runner (exports: LineRunnerExports | undefined, needles: readonly Buffer[]): Runner | undefined {
+function runner (exports: LineRunnerExports | undefined, needles: readonly Buffer[], headed: boolean): Runner | undefined {
   // configure_needles() takes two needles at most; a date key makes one as long as the key.
   if (exports === undefined || needles.length > 2 || needles.some((needle) => needle.length === 0 || needle.length > exports.needle_bytes())) return undefined
   const { buffer } = exports.memory
   needles.forEach((needle, k) => new Uint8Array(buffer, exports.needle_buffer(k), needle.length).set(needle))
   exports.configure_needles(needles[0]?.length ?? 0, needles[1]?.length ?? 0)
+  exports.configure_headed(headed ? 1 : 0)
   return {
     input: Buffer.from(buffer, exports.input_buffer(), exports.input_bytes()),
     output: Buffer.from(buffer, exports.output_buffer(), exports.output_bytes()),

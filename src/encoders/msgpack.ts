@@ -36,18 +36,23 @@ export function createMsgpackRecordEncoder (): (time: EventTime, record: object,
 }
 
 /**
- * pino's lines a piece at a time (msgpack-wasm.c's runs, see lines.h): each
- * record is an event's head (its time, no metadata), then the line transcoded as
- * createJsonToMsgpack's WebAssembly transcoder does it. Its own instance.
+ * pino's lines (or with `headed` the winston transport's) a piece at a time
+ * (msgpack-wasm.c's runs, see lines.h): each record is an event's head (its
+ * time, no metadata), then the line transcoded as createJsonToMsgpack's
+ * WebAssembly transcoder does it. Its own instance.
  */
-export function createMsgpackTakeLines (): TakeLines {
-  return createTakeLines(() => instantiate<LineRunnerExports>(MSGPACK_WASM), [], (epoch) => {
+export function createMsgpackTakeLines (headed: boolean): TakeLines {
+  // winston's colour codes, as JSON escapes, are the reader's (the record's raw control characters no run takes).
+  return createTakeLines(() => instantiate<LineRunnerExports>(MSGPACK_WASM), headed ? [ESCAPED_CONTROL] : [], (epoch) => {
     const head = Buffer.allocUnsafe(HEADER_BYTES + 1)
     writeEventHeader(head, timeFromEpoch(epoch))
     head[HEADER_BYTES] = EMPTY_MAP[0]
     return head
-  })
+  }, headed)
 }
+
+/** The start of every escape of U+0010-U+001F, `\u001b` (a colour code's ESC) among them. */
+const ESCAPED_CONTROL = Buffer.from('\\u001')
 
 /** The start of an event, up to its metadata: `[[` and the EventTime (HEADER_BYTES bytes). */
 function writeEventHeader (target: Buffer, time: EventTime): void {
