@@ -185,41 +185,27 @@ describe('RecordQueue', () => {
   })
 
   for (const scale of [1, 64]) {
-    test(`the ring wraps, grows and stays exact over many records of random sizes (sizes x ${scale})`, () => {
-      randomRun(7, (queue, kept, random) => {
-        assert.ok(queue.bytes <= 4096 * scale)
-        assert.ok(queue.capacity <= 4096 * scale, `capacity ${queue.capacity}`)
-        if (random() < 0.3) {
-          const batch = queue.takeBatch(1000 * scale, 0)
-          if (random() < 0.8) {
-            const sent = text(batch)
-            const count = queue.confirm(queue.sentEnd)
-            assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
-          } else {
-            queue.rewind()
+    for (const runs of [false, true]) {
+      // With runs, most records come as runs of a few (pushRun, or one by one where it declines).
+      test(`the ring wraps, grows and stays exact over many records of random sizes${runs ? ', most of them in runs' : ''} (sizes x ${scale})`, () => {
+        randomRun(runs ? 9 : 7, (queue, kept, random) => {
+          assert.ok(queue.bytes <= 4096 * scale)
+          assert.ok(queue.capacity <= 4096 * scale, `capacity ${queue.capacity}`)
+          if (random() < 0.3) {
+            const batch = queue.takeBatch(1000 * scale, 0)
+            // A record, or a run as one, goes no further than one record past where the ring wraps.
+            for (const view of batch) assert.ok(view.byteOffset + view.length <= queue.capacity + 300 * scale, `a record ends at ${view.byteOffset + view.length}`)
+            if (random() < 0.8) {
+              const sent = text(batch)
+              const count = queue.confirm(queue.sentEnd)
+              assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
+            } else {
+              queue.rewind()
+            }
           }
-        }
-      }, scale)
-    })
-
-    test(`runs of records (pushRun) keep the ring exact as single records do, as it wraps and grows (sizes x ${scale})`, () => {
-      randomRun(9, (queue, kept, random) => {
-        assert.ok(queue.bytes <= 4096 * scale)
-        assert.ok(queue.capacity <= 4096 * scale, `capacity ${queue.capacity}`)
-        if (random() < 0.3) {
-          const batch = queue.takeBatch(1000 * scale, 0)
-          // A run, as a record, goes no further than one record past where the ring wraps.
-          for (const view of batch) assert.ok(view.byteOffset + view.length <= queue.capacity + 300 * scale, `a record ends at ${view.byteOffset + view.length}`)
-          if (random() < 0.8) {
-            const sent = text(batch)
-            const count = queue.confirm(queue.sentEnd)
-            assert.equal(sent, kept.splice(0, count).join(''), 'confirmed in order')
-          } else {
-            queue.rewind()
-          }
-        }
-      }, scale, true)
-    })
+        }, scale, runs)
+      })
+    }
 
     test(`a queue that stays under half its bound never evicts, however its records wrap round the ring (sizes x ${scale})`, () => {
       // Confirmations of several records at once carry the head across the ring's end;
