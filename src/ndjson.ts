@@ -128,10 +128,7 @@ export class NdjsonReader {
     const bytes = this.#complete
     let stop = feed
     if (stop > start && bytes[stop - 1] === 0x0d) stop--
-    if (stop <= start) return
-    const plain = this.#plain(start, stop)
-    if (this.#headed) this.#headedLine(bytes, start, stop, plain)
-    else this.#line(bytes, start, stop, plain)
+    if (stop > start) this.#line(bytes, start, stop, this.#plain(start, stop))
   }
 
   /**
