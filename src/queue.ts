@@ -159,21 +159,10 @@ export class RecordQueue {
     // #place marks the ring wrapped only for a place within the limit (an empty queue's reset changes nothing).
     const offset = this.#place(total)
     if (offset === -1 || offset + total > this.#limit) return false
+    // The index grows first: a failure to grow it leaves nothing half done.
     while (this.#count + count > this.#starts.length) this.#growIndex()
     copyRange(source, from, from + total, this.#ring, offset)
-    const starts = this.#starts
-    const held = this.#lengths
-    let at = offset
-    for (let i = 0; i < count; i++) {
-      const slot = this.#slot(this.#count++)
-      const length = lengths[i]
-      starts[slot] = at
-      held[slot] = length
-      at += length
-    }
-    this.#write = at
-    this.#bytes += total
-    if (this.#bytes > this.#peak) this.#peak = this.#bytes
+    for (let i = 0, at = offset; i < count; at += lengths[i++]) this.#hold(at, lengths[i])
     return true
   }
 
@@ -201,13 +190,18 @@ export class RecordQueue {
       offset = this.#place(length)
     }
     if (this.#count === this.#starts.length) this.#growIndex()
+    this.#hold(offset, length)
+    return offset
+  }
+
+  /** Index a record of `length` bytes written at `offset`, the next after the last (the index has room for it). */
+  #hold (offset: number, length: number): void {
     const slot = this.#slot(this.#count++)
     this.#starts[slot] = offset
     this.#lengths[slot] = length
     this.#write = offset + length
     this.#bytes += length
     if (this.#bytes > this.#peak) this.#peak = this.#bytes
-    return offset
   }
 
   /**

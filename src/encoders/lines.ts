@@ -55,7 +55,7 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
   return function takeLines (bytes, start, end, sink, other) {
     if (wasm === undefined) wasm = runner(instantiate(), needles, headed) ?? null
     if (wasm === null) return false
-    const { input, output, lengths, head, run } = wasm
+    const { input, output, lengths, head, exports } = wasm
     while (start < end) {
       // As many whole lines as the module's input holds; a longer line is the reader's.
       let stop = end
@@ -73,15 +73,15 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
       let at = 0
       let fresh = 1
       for (;;) {
-        const status = run(n, at, fresh)
+        const status = exports.run(n, at, fresh)
         fresh = 0
-        const count = wasm.recordCount()
-        if (count > 0) sink.pushRun(output, 0, lengths, count, wasm.recordBytes(), wasm.longestRecord())
-        at = wasm.position()
+        const count = exports.record_count()
+        if (count > 0) sink.pushRun(output, 0, lengths, count, exports.record_bytes(), exports.longest_record())
+        at = exports.position()
         if (status === DONE) break
         if (status === FULL) continue
         if (status === WANTS_HEAD) {
-          const epoch = wasm.wantedEpoch()
+          const epoch = exports.wanted_epoch()
           let made: Uint8Array | undefined
           try {
             made = makeHead(epoch)
@@ -90,7 +90,7 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
           }
           if (made !== undefined && made.length <= head.length) {
             head.set(made)
-            wasm.setHead(made.length, epoch)
+            exports.set_head(made.length, epoch)
             continue
           }
         }
@@ -111,13 +111,7 @@ interface Runner {
   output: Buffer
   lengths: Int32Array
   head: Buffer
-  run: (n: number, at: number, fresh: number) => number
-  setHead: (length: number, epoch: number) => void
-  wantedEpoch: () => number
-  recordCount: () => number
-  recordBytes: () => number
-  longestRecord: () => number
-  position: () => number
+  exports: LineRunnerExports
 }
 
 /** Views of an instance's memory and its calls, the needles set; undefined where it cannot serve. */
@@ -133,12 +127,6 @@ function runner (exports: LineRunnerExports | undefined, needles: readonly Buffe
     output: Buffer.from(buffer, exports.output_buffer(), exports.output_bytes()),
     lengths: new Int32Array(buffer, exports.lengths_buffer(), exports.max_records()),
     head: Buffer.from(buffer, exports.head_buffer(), exports.head_bytes()),
-    run: exports.run,
-    setHead: exports.set_head,
-    wantedEpoch: exports.wanted_epoch,
-    recordCount: exports.record_count,
-    recordBytes: exports.record_bytes,
-    longestRecord: exports.longest_record,
-    position: exports.position
+    exports
   }
 }

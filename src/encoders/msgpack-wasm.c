@@ -387,9 +387,9 @@ static uint32_t transcodeObject(const u8 *src, uint32_t at, uint32_t end, u8 *ou
 }
 
 // A piece of pino's output at a time (see lines.h): the event's head (its time, an empty metadata map), made
-// by the JavaScript side once a millisecond, then the line transcoded as transcode() does it. The event
-// buffer of transcode() is the output of the runs: a line a run hands back is transcoded after the run's
-// records were queued, before the next run.
+// by the JavaScript side once a millisecond, then the line transcoded as transcode() does it. transcode()
+// writes its event where the runs write their records: msgpack.ts gives the single line and the runs an
+// instance each.
 #define INPUT_BYTES LINE_BYTES
 #define OUTPUT_BYTES (EVENT_HEAD + LINE_BYTES * 3)
 
