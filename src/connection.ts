@@ -3,7 +3,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from 'node:tls'
 import WebSocket, { type ClientOptions } from 'ws'
 import { parseRetryAfter, type Rejection } from './backoff.js'
-import { frameMessage } from './frame.js'
+import { frameMessage, framePing } from './frame.js'
 import { openTunnel } from './proxy.js'
 import type { ResolvedOptions } from './options.js'
 import { VERSION } from './version.js'
@@ -68,7 +68,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #options: ConnectionOptions
   #requirePongs: boolean
   #ws: WebSocket | undefined
-  /** The TCP (or TLS) socket under ws: messages are written to it as frames built here (see frame.ts), corked with their ping. */
+  /** The TCP (or TLS) socket under ws: messages and our pings are written to it as frames built here (see frame.ts). */
   #socket: Socket | undefined
   /** The buffer messages are framed in, kept from one to the next: one is written at a time. */
   #frames: Buffer = Buffer.alloc(0)
@@ -121,31 +121,30 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Send one message (only when {@link writable}); with no ping in flight, its
-   * ping leaves in the same socket write. The message is copied as it is masked,
-   * before this returns. The frame goes to the socket under ws, past ws's own
-   * sender: it holds nothing between frames (no compression, no fragments), and
-   * its pings and close frames follow ours on the same socket, in order.
+   * ping is framed after it, and both leave in one socket write. The message is
+   * copied as it is masked, before this returns. The frames go to the socket
+   * under ws, past ws's own sender: it holds nothing between frames (no
+   * compression, no fragments), and its pongs and close frames follow ours on
+   * the same socket, in order.
    */
   send (message: Buffer, binary: boolean, mark: number): void {
-    const socket = this.#socket!
+    const seq = this.#ping === undefined ? this.#pinged(mark) : undefined
+    if (seq === undefined) this.#uncovered = mark
     // A frame still being written keeps its buffer: the next one gets a new buffer (never, while writable holds).
-    const { buffer, frame } = frameMessage(this.#writing === 0 ? this.#frames : Buffer.alloc(0), message, binary)
-    if (this.#writing === 0) this.#frames = buffer
+    const kept = this.#writing === 0
+    const { buffer, frame } = frameMessage(kept ? this.#frames : Buffer.alloc(0), message, binary, seq)
+    if (kept) this.#frames = buffer
     this.#writing++
-    socket.cork()
-    socket.write(frame, (error) => {
+    this.#socket!.write(frame, (error) => {
       if (this.#closed) return
       this.#writing--
       if (error === undefined || error === null) this.emit('written', mark)
     })
-    if (this.#ping === undefined) this.#sendPing(mark)
-    else this.#uncovered = mark
-    socket.uncork()
   }
 
   /** Check that the server answers now, rather than at the next heartbeat (a ping unless one is in flight). */
   probe (): void {
-    if (this.#opened && !this.#closed && this.#ping === undefined) this.#sendPing(-1)
+    if (this.#ping === undefined) this.#sendPing(this.#uncovered)
   }
 
   /** Close with a close frame; terminate if the server does not answer within `timeout` ms. */
@@ -235,32 +234,35 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.emit('open')
   }
 
-  /** Send a ping whose payload is its sequence number, covering every message before it. */
+  /** A ping on its own, covering every message before it: only while open (after a close frame, no frame may follow). */
   #sendPing (mark: number): void {
-    const seq = ++this.#pingSeq
-    const payload = Buffer.allocUnsafe(4)
-    payload.writeUInt32BE(seq >>> 0)
-    this.#ws!.ping(payload)
+    if (!this.#opened || this.#closed || this.#ws?.readyState !== WebSocket.OPEN) return
+    this.#socket!.write(framePing(this.#pinged(mark)))
+  }
+
+  /** The next ping is in flight, covering messages up to `mark`: its sequence number (its payload), its pong timeout armed. */
+  #pinged (mark: number): number {
+    const seq = ++this.#pingSeq >>> 0
     this.#ping = { seq, mark }
+    this.#uncovered = -1
     if (this.#requirePongs) this.#pongTimer = setTimeout(() => this.#onPongTimeout(), this.#options.pongTimeout).unref()
+    return seq
   }
 
   #onPong (data: Buffer): void {
     // A pong answers its ping and, since control frames keep stream order, every
     // message before it. Unsolicited pongs (heartbeats some servers send) are ignored.
     const ping = this.#ping
-    if (ping === undefined || this.#closed || data.length !== 4 || data.readUInt32BE(0) !== (ping.seq >>> 0)) return
+    if (ping === undefined || this.#closed || data.length !== 4 || data.readUInt32BE(0) !== ping.seq) return
     this.#ping = undefined
     clearTimeout(this.#pongTimer)
     this.#pongTimer = undefined
     // A server that answers pings is held to it from now on.
     this.#requirePongs = true
-    if (this.#uncovered !== -1) {
-      const mark = this.#uncovered
-      this.#uncovered = -1
-      this.#sendPing(mark)
-    }
+    // The confirmation first: a message it lets go carries the next ping, covering
+    // those sent since this one's; with none, that ping goes on its own.
     this.emit('confirm', ping.mark)
+    if (this.#uncovered !== -1 && this.#ping === undefined) this.#sendPing(this.#uncovered)
   }
 
   #onPongTimeout (): void {

@@ -61,15 +61,37 @@ export function maskHere (source: Uint8Array, target: Buffer, key: number, at: n
   for (; i < length; i++) target[at + i] ^= target[key + (i & 3)]
 }
 
+/** Bytes of a client's ping frame with a 4-byte payload: the header, the masking key, the payload. */
+export const PING_FRAME_BYTES = 10
+
+/** A masked ping frame whose payload is `seq` (4 bytes, big-endian), written at `at`. */
+function writePing (target: Buffer, at: number, seq: number): void {
+  target[at] = 0x89
+  target[at + 1] = 0x80 | 4
+  randomMask(target, at + 2)
+  target.writeUInt32BE(seq >>> 0, at + 6)
+  for (let i = 0; i < 4; i++) target[at + 6 + i] ^= target[at + 2 + i]
+}
+
+/** A ping frame on its own (see {@link frameMessage} for one that follows a message). */
+export function framePing (seq: number): Buffer {
+  const frame = Buffer.allocUnsafe(PING_FRAME_BYTES)
+  writePing(frame, 0, seq)
+  return frame
+}
+
 /**
- * One final, masked frame of `message` (a text frame, or binary), in `buffer`
- * when it has room, else in a larger buffer that replaces it: returns the
- * buffer now kept and the frame, a view of it valid until the next call.
+ * One final, masked frame of `message` (a text frame, or binary), and after
+ * it, when `ping` is given, a ping frame whose payload is `ping` (one socket
+ * write for both), in `buffer` when it has room, else in a larger buffer that
+ * replaces it: returns the buffer now kept and the frames, a view of it valid
+ * until the next call.
  */
-export function frameMessage (buffer: Buffer, message: Uint8Array, binary: boolean): { buffer: Buffer, frame: Buffer } {
+export function frameMessage (buffer: Buffer, message: Uint8Array, binary: boolean, ping?: number): { buffer: Buffer, frame: Buffer } {
   const length = message.length
   const header = length < 126 ? 6 : length < 0x10000 ? 8 : 14
-  if (buffer.length < header + length) buffer = Buffer.allocUnsafeSlow(Math.max(header + length, buffer.length * 2))
+  const size = header + length + (ping === undefined ? 0 : PING_FRAME_BYTES)
+  if (buffer.length < size) buffer = Buffer.allocUnsafeSlow(Math.max(size, buffer.length * 2))
   buffer[0] = 0x80 | (binary ? 0x02 : 0x01)
   if (length < 126) {
     buffer[1] = 0x80 | length
@@ -85,5 +107,6 @@ export function frameMessage (buffer: Buffer, message: Uint8Array, binary: boole
   randomMask(buffer, key)
   if (nativeMask !== undefined) nativeMask(message, buffer.subarray(key, header), buffer, header, length)
   else maskHere(message, buffer, key, header)
-  return { buffer, frame: buffer.subarray(0, header + length) }
+  if (ping !== undefined) writePing(buffer, header + length, ping)
+  return { buffer, frame: buffer.subarray(0, size) }
 }

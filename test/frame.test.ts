@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { frameMessage, maskHere } from '../src/frame.js'
+import { frameMessage, framePing, maskHere, PING_FRAME_BYTES } from '../src/frame.js'
 import { prng } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -51,6 +51,27 @@ test('a frame of each length class, text and binary, carries the message masked,
     }
   }
   assert.equal(keys.size, 20, 'a new masking key each frame')
+})
+
+test('a ping framed after a message, or alone, is a masked ping whose payload is its sequence number, big-endian', () => {
+  const random = prng(9)
+  let buffer: Buffer = Buffer.alloc(0)
+  for (const [length, seq] of [[0, 1], [125, 2], [126, 0xffffffff], [70001, 0x01020304], [3, 2 ** 32 + 5]]) {
+    const message = Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)))
+    const made = frameMessage(buffer, message, false, seq)
+    buffer = made.buffer
+    const data = readFrame(made.frame)
+    assert.ok(data.payload.equals(message), `the message of ${length} bytes first`)
+    const alone = framePing(seq)
+    assert.equal(alone.length, PING_FRAME_BYTES)
+    for (const frame of [made.frame.subarray(data.size), alone]) {
+      const ping = readFrame(frame)
+      assert.equal(ping.first, 0x89, 'a final ping')
+      assert.equal(ping.size, frame.length, 'nothing after the ping')
+      assert.equal(ping.payload.readUInt32BE(0), seq >>> 0, `payload of ping ${seq}`)
+    }
+  }
+  assert.equal(frameMessage(buffer, Buffer.from('x'), true).frame.length, 7, 'no ping unless asked for')
 })
 
 test('masking in JavaScript (no bufferutil) XORs every byte with the key, whatever the length and offset', () => {
