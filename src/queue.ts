@@ -316,15 +316,18 @@ export class RecordQueue {
     return (this.#first + index) & (this.#starts.length - 1)
   }
 
-  /** Twice the room in the index, the records from slot 0 on. */
+  /** Twice the room in the index, the records from slot 0 on: the slots from #first to the end, then those from 0. */
   #growIndex (): void {
-    const starts = new Int32Array(this.#starts.length * 2)
-    const lengths = new Int32Array(this.#starts.length * 2)
-    for (let index = 0; index < this.#count; index++) {
-      const slot = this.#slot(index)
-      starts[index] = this.#starts[slot]
-      lengths[index] = this.#lengths[slot]
-    }
+    const size = this.#starts.length
+    const first = this.#first
+    const tail = Math.min(this.#count, size - first)
+    const rest = this.#count - tail
+    const starts = new Int32Array(size * 2)
+    const lengths = new Int32Array(size * 2)
+    starts.set(this.#starts.subarray(first, first + tail))
+    starts.set(this.#starts.subarray(0, rest), tail)
+    lengths.set(this.#lengths.subarray(first, first + tail))
+    lengths.set(this.#lengths.subarray(0, rest), tail)
     this.#starts = starts
     this.#lengths = lengths
     this.#first = 0
