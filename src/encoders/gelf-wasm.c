@@ -33,13 +33,34 @@ typedef uint32_t u32;
 #define MAX_SPECIAL 32
 #define HASH_BASE 0x01000193u
 
+// A piece of pino's output at a time (see lines.h): each line's message as transcode() makes it, its
+// timestamp the head, which run() leaves to record(). A message may take bound(): four times its line, and
+// room for the host's name, GELF's keys and the timestamp; one that would take more is refused here, and
+// the reader's line path (transcode(), with four times the longest line) takes its line.
+#define HEAD_INSIDE
+#define INPUT_BYTES LINE_BYTES
+#define OUTPUT_BYTES (LINE_BYTES * 4 + MACHINE_BYTES + 1024)
+
+static u32 bound(u32 length) {
+  return length * 4 + MACHINE_BYTES + 1024;
+}
+
+static u32 record(u32 at, u32 stop, u8 *to);
+
+#include "lines.h"
+
 // Kinds of the members indexed, as in gelf.ts.
 enum { STRING, NUMBER, TRUE, FALSE, NUL, OBJECT, EMPTY_OBJECT, ARRAY };
 
-// The line, then the quote the caller puts after it (every scan stops there), then room for 16-byte loads.
-static u8 line[LINE_BYTES + 32];
-// The message, then room for 16-byte stores.
-static u8 out[OUT_BYTES + 32];
+// transcode()'s line, then the quote the caller puts after it (every scan stops there), then room for
+// 16-byte loads; and its message, then room for 16-byte stores.
+static u8 lineArea[LINE_BYTES + 32];
+static u8 outArea[OUT_BYTES + 32];
+// The line being read (a quote after it, room for loads), where its message goes (room for stores) and
+// the room the message may take: transcode()'s, or a run's line and record (see record() below).
+static u8 *line = lineArea;
+static u8 *out = outArea;
+static u32 room = OUT_BYTES;
 // The name of the object each depth is in (the names of its parents joined by `_`), then room for loads.
 static u8 names[LINE_BYTES + 32];
 static u32 parentLength[MAX_DEPTH];
@@ -91,10 +112,6 @@ static u32 lineStamp;
 static inline int nameByte(u8 byte) {
   return (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39) ||
     byte == UNDERSCORE || byte == 0x2e || byte == 0x2d;
-}
-
-static inline int digit(u8 byte) {
-  return byte >= 0x30 && byte <= 0x39;
 }
 
 // Copy n bytes; both sides have 16 bytes of room past their ends.
@@ -437,7 +454,7 @@ static u32 quoted(u32 pos, u32 from, u32 to) {
 
 __attribute__((export_name("line_buffer")))
 u8 *lineBuffer(void) {
-  return line;
+  return lineArea;
 }
 
 __attribute__((export_name("line_bytes")))
@@ -447,7 +464,7 @@ u32 lineBytes(void) {
 
 __attribute__((export_name("out_buffer")))
 u8 *outBuffer(void) {
-  return out;
+  return outArea;
 }
 
 __attribute__((export_name("machine_buffer")))
@@ -499,12 +516,11 @@ u32 configure(u32 machineBytes, u32 shortCount, u32 hostCount, u32 count) {
 }
 
 // The object in line[0, end), a quote at line[end], at the event time `epoch` (milliseconds, see
-// timeFromEpoch; its GELF timestamp, `stampBytes` of text, in stamp_buffer) to a GELF message in
-// out_buffer, line feed included: returns its length, or 0 to refuse.
-__attribute__((export_name("transcode")))
-u32 transcode(u32 end, double epoch, u32 stampBytes) {
+// timeFromEpoch; its GELF timestamp `stampBytes` of text at `stampText`) to a GELF message at `out`, line
+// feed included, within `room`: returns its length, or 0 to refuse.
+static u32 message(u32 end, double epoch, const u8 *stampText, u32 stampBytes) {
   const u8 *src = line;
-  if (end > LINE_BYTES || stampBytes > sizeof(stamp) || src[0] != 0x7b) return 0;
+  if (src[0] != 0x7b) return 0;
   for (u32 i = 0; i < specialCount; i++) specialMember[i] = -1;
   if (parse(end) != end) return 0;
 
@@ -563,7 +579,7 @@ u32 transcode(u32 end, double epoch, u32 stampBytes) {
     pos = put(pos, "\"-\"", 3);
   }
   pos = put(pos, ",\"timestamp\":", 13);
-  __builtin_memcpy(out + pos, stamp, stampBytes);
+  __builtin_memcpy(out + pos, stampText, stampBytes);
   pos += stampBytes;
   if (level < 8) {
     pos = put(pos, ",\"level\":", 9);
@@ -604,7 +620,7 @@ u32 transcode(u32 end, double epoch, u32 stampBytes) {
     u32 valueFrom = valueStart[m];
     u32 valueTo = valueEnd[m];
     // Quotes at most double a value.
-    if ((uint64_t)pos + parent + (to - from) + 2 * (valueTo - valueFrom) + 40 > OUT_BYTES) return 0;
+    if ((uint64_t)pos + parent + (to - from) + 2 * (valueTo - valueFrom) + 40 > room) return 0;
     out[pos++] = 0x2c;
     out[pos++] = QUOTE;
     copy(out + pos, names, parent);
@@ -642,4 +658,26 @@ u32 transcode(u32 end, double epoch, u32 stampBytes) {
   out[pos++] = 0x7d;
   out[pos++] = 0x0a;
   return pos;
+}
+
+// The line in line_buffer (see message()), its GELF timestamp in stamp_buffer, to out_buffer.
+__attribute__((export_name("transcode")))
+u32 transcode(u32 end, double epoch, u32 stampBytes) {
+  if (end > LINE_BYTES || stampBytes > sizeof(stamp)) return 0;
+  line = lineArea;
+  out = outArea;
+  room = OUT_BYTES;
+  return message(end, epoch, stamp, stampBytes);
+}
+
+static u32 record(u32 at, u32 stop, u8 *to) {
+  // Every scan stops at a quote: one after the line bounds them (the line feed it replaces comes back after).
+  u8 after = input[stop];
+  input[stop] = QUOTE;
+  line = input + at;
+  out = to;
+  room = bound(stop - at);
+  u32 size = message(stop - at, headEpoch, head, headLength);
+  input[stop] = after;
+  return size;
 }

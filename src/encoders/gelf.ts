@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { hostname } from 'node:os'
 import { formatDouble, formatSeconds, parseTime, timeFromEpoch, type EventTime } from './dates.js'
 import { GELF_WASM } from './gelf-wasm.js'
+import { createTakeLines, type LineRunnerExports, type TakeLines } from './lines.js'
 import { instantiate } from './wasm.js'
 import { copyRange, copyWords, stringStop, wholeView } from './words.js'
 
@@ -354,19 +355,23 @@ interface GelfWasm {
   transcode: (length: number, epoch: number, stampBytes: number) => number
 }
 
+/** What gelf-wasm.c exports beside lines.h's runs. */
+interface GelfExports {
+  memory: { buffer: ArrayBuffer }
+  line_buffer: () => number
+  line_bytes: () => number
+  out_buffer: () => number
+  machine_buffer: () => number
+  key_buffer: () => number
+  key_lengths: () => number
+  stamp_buffer: () => number
+  configure: (machineBytes: number, shortCount: number, hostCount: number, count: number) => number
+  transcode: (length: number, epoch: number, stampBytes: number) => number
+}
+
 /** An instance of gelf-wasm.c's module set up for these keys, or undefined where WebAssembly is not available or they do not fit. */
-function instantiateGelf (keys: GelfKeys): GelfWasm | undefined {
-  const exports = instantiate<{
-    line_buffer: () => number
-    line_bytes: () => number
-    out_buffer: () => number
-    machine_buffer: () => number
-    key_buffer: () => number
-    key_lengths: () => number
-    stamp_buffer: () => number
-    configure: (machineBytes: number, shortCount: number, hostCount: number, count: number) => number
-    transcode: (length: number, epoch: number, stampBytes: number) => number
-  }>(GELF_WASM)
+function configuredGelf (keys: GelfKeys): (GelfExports & LineRunnerExports) | undefined {
+  const exports = instantiate<GelfExports & LineRunnerExports>(GELF_WASM)
   if (exports === undefined) return undefined
   const { buffer } = exports.memory
   const machine = Buffer.from(JSON.stringify(hostname()))
@@ -377,16 +382,32 @@ function instantiateGelf (keys: GelfKeys): GelfWasm | undefined {
   machine.copy(Buffer.from(buffer, exports.machine_buffer(), machine.length))
   keyBytes.copy(Buffer.from(buffer, exports.key_buffer(), keyBytes.length))
   new Uint32Array(buffer, exports.key_lengths(), specialKeys.length).set(specialKeys.map((key) => key.length))
-  if (exports.configure(machine.length, shortCount, hostCount, specialKeys.length) === 0) return undefined
+  return exports.configure(machine.length, shortCount, hostCount, specialKeys.length) === 0 ? undefined : exports
+}
+
+/** The single-line transcoder's views of an instance (see configuredGelf). */
+function instantiateGelf (keys: GelfKeys): GelfWasm | undefined {
+  const exports = configuredGelf(keys)
+  if (exports === undefined) return undefined
+  const { buffer } = exports.memory
   const lineBytes = exports.line_bytes()
-  const outAt = exports.out_buffer()
   return {
     line: Buffer.from(buffer, exports.line_buffer(), lineBytes + 1),
-    out: Buffer.from(buffer, outAt, lineBytes * 4),
+    out: Buffer.from(buffer, exports.out_buffer(), lineBytes * 4),
     stamp: Buffer.from(buffer, exports.stamp_buffer(), 64),
     lineBytes,
     transcode: exports.transcode
   }
+}
+
+/**
+ * pino's lines (or with `headed` the winston transport's) a piece at a time
+ * (gelf-wasm.c's runs, see lines.h): each line's message as
+ * {@link createJsonToGelf}'s WebAssembly transcoder makes it, its timestamp the
+ * head; a line holding one of the codec's `needles` is the reader's. Its own instance.
+ */
+export function createGelfTakeLines (keys: GelfKeys, needles: readonly Buffer[], headed: boolean): TakeLines {
+  return createTakeLines(() => configuredGelf(keys), needles, (epoch) => Buffer.from(formatSeconds(timeFromEpoch(epoch)), 'latin1'), headed)
 }
 
 /** {@link createJsonToGelf}'s transcoder in JavaScript. */

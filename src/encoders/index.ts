@@ -2,7 +2,7 @@ import type { EncoderOptions, Format } from '../options.js'
 import type { Chunk } from '../queue.js'
 import { fallbackTime, timeFromEpoch, type EventTime } from './dates.js'
 import { decodeMessage } from './decode.js'
-import { createGelfRecordEncoder, createJsonToGelf } from './gelf.js'
+import { createGelfRecordEncoder, createGelfTakeLines, createJsonToGelf } from './gelf.js'
 import { createJsonRecordEncoder, hasLoneSurrogate, isJsonObject, wellFormed, wellFormedJson, type Splice } from './json.js'
 import { createJsonToMsgpack, createMsgpackRecordEncoder, createMsgpackTakeLines } from './msgpack.js'
 import { createTakeLines, type LineRunnerExports, type TakeLines } from './lines.js'
@@ -209,7 +209,8 @@ export function createEncoder (options: EncoderOptions): Encoder {
       }
       const encodeGelf = createGelfRecordEncoder(keys)
       // A backslash (an escape) sends the line the parse path: see createJsonToGelf.
-      lineCodec = transcodeCodec([BACKSLASH], createJsonToGelf(keys))
+      const needles = [BACKSLASH]
+      lineCodec = transcodeCodec(needles, createJsonToGelf(keys), createGelfTakeLines(keys, needles, false), createGelfTakeLines(keys, needles, true))
       encodeText = (event) => {
         const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
         // A GELF message already (a fallback file replayed) goes on as it is: the wire holds what a live run sent.

@@ -1,7 +1,7 @@
 // The line loop of the WebAssembly modules that take a piece of pino's output at a time (splice-wasm.c,
-// msgpack-wasm.c): each finds the lines the reader's line path would hand the format's codec (ndjson.ts's
-// NdjsonReader: a leading time, no needle in the line) and makes their records, one after another in
-// `output` with their `lengths`, for the JavaScript side to queue with one copy. A line it does not take
+// msgpack-wasm.c, gelf-wasm.c): each finds the lines the reader's line path would hand the format's codec
+// (ndjson.ts's NdjsonReader: a leading time, no needle in the line) and makes their records, one after another
+// in `output` with their `lengths`, for the JavaScript side to queue with one copy. A line it does not take
 // goes back to the reader, which takes it as it takes any line; so a module need only agree with the line
 // path on the lines it takes. The module that includes this defines, before it:
 //
@@ -11,7 +11,8 @@
 //     at `to`; returns its bytes after the head, or 0 to hand the line back
 //
 // and the head (the bytes each record starts with, which the JavaScript side makes for a line's time) is
-// written before record() is called.
+// written before record() is called; or, where the includer defines HEAD_INSIDE, it is not: record() puts
+// `head` where the format has it (GELF's timestamp), and `headEpoch` is the line's time.
 //
 // Lines are pino's (a JSON object whose time opens it), or with configure_headed(1) the winston transport's
 // (ndjson.ts's `headed` framing: `<epoch>\t<timestamp>\t<record>`); of those, only lines with no timestamp
@@ -71,6 +72,13 @@ static u32 headed;
 // Whether each container isCompact() has open is an array.
 #define MAX_NESTING 64
 static u8 openArrays[MAX_NESTING];
+
+// The bytes of the head run() writes before each record.
+#ifdef HEAD_INSIDE
+#define HEAD_BEFORE 0
+#else
+#define HEAD_BEFORE headLength
+#endif
 
 // What a call made and where it stopped.
 static u32 count;
@@ -394,19 +402,19 @@ u32 run(u32 n, u32 at, u32 fresh) {
       status = WANTS_HEAD;
       break;
     }
-    if (count == MAX_RECORDS || total + headLength + bound(stop - start) > OUTPUT_BYTES) {
+    if (count == MAX_RECORDS || total + HEAD_BEFORE + bound(stop - start) > OUTPUT_BYTES) {
       // OUTPUT_BYTES holds a record of any line the module takes: with none made yet, the line is not one.
       status = count == 0 ? DECLINED : FULL;
       break;
     }
     u8 *to = output + total;
-    __builtin_memcpy(to, head, headLength);
-    u32 size = record(start, stop, to + headLength);
+    __builtin_memcpy(to, head, HEAD_BEFORE);
+    u32 size = record(start, stop, to + HEAD_BEFORE);
     if (size == 0) {
       status = DECLINED;
       break;
     }
-    size += headLength;
+    size += HEAD_BEFORE;
     lengths[count++] = (int32_t)size;
     total += size;
     if (size > longest) longest = size;

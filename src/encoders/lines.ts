@@ -8,7 +8,7 @@ const FULL = 3
 
 /**
  * How a format takes a piece of whole lines at once, in WebAssembly (see
- * lines.h: splice-wasm.c, msgpack-wasm.c). Returns false, having taken nothing,
+ * lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c). Returns false, having taken nothing,
  * where WebAssembly is not available (node --jitless) or the module cannot
  * serve (needles too long for it); the caller then offers each line to the
  * codec's take().
