@@ -369,7 +369,7 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c) ag
     assert.equal(inRuns, 6)
   })
 
-  test('winston\'s lines (the headed framing): the same records as the line path, byte for byte, in json_lines, json, msgpack and gelf', (t) => {
+  test('winston\'s lines (the headed framing): the same records as the line path, byte for byte, in json_lines, json and msgpack', (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: T })
     const records = [
       () => JSON.stringify({ level: 'info', message: pick(TEXT), n: Math.floor(random() * 1e6) }),
@@ -379,18 +379,21 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c) ag
       () => JSON.stringify({ message: 'x', x: pick([1.5, -0, 1e21, 0.1, 2 ** 60, -2.5e-7]) }),
       () => pick(['{ "a": 1 }', '{not json}', 'plain text', '{}', '{"a":' + '['.repeat(70) + ']'.repeat(70) + '}', '{"a":1}x', '{"a":"\u0041"}', '{"a":"\x1b[31m"}'])
     ]
+    // winston's timestamp(): the reader reads the text's time once for the lines that share it.
+    const STAMPS = ['2023-11-14T22:13:20.500Z', '2023-11-14T22:13:20.501Z', '2023-11-14 22:13:20', 'not a time', '2023-11-14T22:13:20.5005Z',
+      '1970-01-01T00:00:00.000Z', 'x'.repeat(64), '2023-11-14T22:13:20.500Z' + ' '.repeat(50), '1700000000000']
     const line = (ms: number): string => {
       const r = random()
       const record = pick(records)()
       if (r < 0.75) return `${ms}\t\t${record}`
-      if (r < 0.80) return `${ms}\t2023-11-14T22:13:20.500Z\t${record}`
+      if (r < 0.80) return `${ms}\t${pick(STAMPS)}\t${record}`
       if (r < 0.83) return `${pick(['1700000001', `${ms}.5`, '12345678901234567', 'x1'])}\t\t${record}`
       if (r < 0.86) return `${ms}\t\t!a reason`
       if (r < 0.88) return pick(['no framing at all', `${ms}\t`, `${ms}\t\t`, ''])
       if (r < 0.90) return `${ms}\t\t${record}\r`
       return `${ms}\t\t${JSON.stringify({ level: 'info', message: 'hello', i: Math.floor(random() * 100) })}`
     }
-    for (const format of ['json_lines', 'json', 'msgpack', 'gelf'] as const) {
+    for (const format of ['json_lines', 'json', 'msgpack'] as const) {
       let ms = T
       const text = Array.from({ length: 4000 }, () => {
         if (random() < 0.1) ms += 1 + Math.floor(random() * 3)
@@ -402,6 +405,24 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c) ag
       assert.equal(got.length, reference.records.length)
       for (let i = 0; i < got.length; i++) assert.deepEqual(got[i], reference.records[i], `${format} record ${i}: ${got[i].toString()}`)
       assert.ok(inRuns > got.length / 3, `${format}: ${inRuns} of ${got.length} records in runs`)
+    }
+  })
+
+  test('winston\'s lines with timestamp text: in runs where the text\'s time is a whole millisecond from 1973 on, the same records', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: T })
+    const record = JSON.stringify({ level: 'info', message: 'hello' })
+    const cases: Array<[stamp: string, taken: boolean]> = [
+      ['2023-11-14T22:13:20.500Z', true], ['2023-11-14T22:13:20.500+01:00', true], ['not a time', false],
+      ['2023-11-14T22:13:20.5005Z', false], ['1970-01-01T00:00:00.000Z', false], ['2'.repeat(65), false]
+    ]
+    for (const format of ['json_lines', 'msgpack'] as const) {
+      for (const [stamp, taken] of cases) {
+        // Two stamps by turns: each change of text is read again.
+        const text = Array.from({ length: 100 }, (_, i) => `${T + i}\t${i % 10 < 5 ? stamp : '2023-11-14T22:13:21.000Z'}\t${record}`).join('\n') + '\n'
+        const { records, inRuns } = queued({ format }, [text], true, 'headed')
+        assert.deepEqual(records, queued({ format }, [text], false, 'headed').records, `${format}, ${stamp}`)
+        assert.equal(inRuns, taken ? 100 : 50, `${format}, ${stamp}`)
+      }
     }
   })
 

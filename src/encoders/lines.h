@@ -15,9 +15,10 @@
 // `head` where the format has it (GELF's timestamp), and `headEpoch` is the line's time.
 //
 // Lines are pino's (a JSON object whose time opens it), or with configure_headed(1) the winston transport's
-// (ndjson.ts's `headed` framing: `<epoch>\t<timestamp>\t<record>`); of those, only lines with no timestamp
-// text, a whole-millisecond epoch and a record written as JSON.stringify writes it (ndjson.ts's
-// isCompactJson) are taken, the record alone going to record().
+// (ndjson.ts's `headed` framing: `<epoch>\t<timestamp>\t<record>`); of those, only lines whose time is a
+// whole millisecond (the epoch's, or with timestamp text the time the JavaScript side reads in it, as the
+// reader does) and whose record is written as JSON.stringify writes it (ndjson.ts's isCompactJson) are
+// taken, the record alone going to record().
 
 #define LINE_FEED 0x0a
 #define CARRIAGE_RETURN 0x0d
@@ -47,6 +48,9 @@
 #define WANTS_HEAD 2
 // ...not taken: no room left for it (the caller queues the records made, and calls again).
 #define FULL 3
+// ...a headed line with timestamp text not read yet (timestamp_at, timestamp_length): the caller gives its
+// time with set_timestamp().
+#define WANTS_TIMESTAMP 4
 
 // A piece of whole lines, the last ending with a line feed; then room for 16-byte loads (and the quote a
 // transcoder may put after a line).
@@ -69,6 +73,14 @@ static u32 needleAt[MAX_NEEDLES];
 static u8 needleKnown[MAX_NEEDLES];
 // Whether lines are the winston transport's (see above).
 static u32 headed;
+// The last timestamp text of a headed line (lines of a burst share one), where it is in the input, and
+// its time in milliseconds as the caller read it: -1 when it is not one a line may be taken at, -2 while
+// the caller has not said. Longer texts are the reader's.
+#define TIMESTAMP_BYTES 64
+static u8 timestampText[TIMESTAMP_BYTES];
+static u32 timestampLength;
+static u32 timestampAt;
+static double timestampMs = -2;
 // Whether each container isCompact() has open is an array.
 #define MAX_NESTING 64
 static u8 openArrays[MAX_NESTING];
@@ -290,16 +302,39 @@ static int isCompact(u32 start, u32 end) {
   }
 }
 
-// A headed line's epoch, when the reader's line path would offer its record to the codec with no more
-// reading: Date.now()'s digits (whole milliseconds from 1973 on), no timestamp text, a compact record,
-// which starts at *record. -1 for any other line, which the reader takes.
+// A headed line's time in milliseconds, when the reader's line path would offer its record to the codec:
+// Date.now()'s digits (whole milliseconds from 1973 on), or the time of its timestamp text; and a compact
+// record, which starts at *record. -1 for any other line, which the reader takes; -2 for timestamp text
+// whose time the caller has not said (see WANTS_TIMESTAMP).
 static double headedTime(u32 at, u32 stop, u32 *record) {
   u32 tab = at;
   double ms = 0;
   while (tab < stop && digit(input[tab])) ms = ms * 10 + (input[tab++] - 0x30);
-  if (tab == at || tab - at > 15 || tab + 2 >= stop || input[tab] != TAB || input[tab + 1] != TAB || ms < 1e11) return -1;
-  *record = tab + 2;
-  return isCompact(tab + 2, stop) ? ms : -1;
+  if (tab == at || tab - at > 15 || tab + 1 >= stop || input[tab] != TAB) return -1;
+  u32 next = tab + 1;
+  if (input[next] == TAB) {
+    if (ms < 1e11) return -1;
+  } else {
+    while (next < stop && input[next] != TAB && next - tab <= TIMESTAMP_BYTES) next++;
+    if (next >= stop || input[next] != TAB) return -1;
+    u32 length = next - tab - 1;
+    u32 same = length == timestampLength;
+    for (u32 i = 0; same && i < length; i++) same = input[tab + 1 + i] == timestampText[i];
+    if (!same) {
+      for (u32 i = 0; i < length; i++) timestampText[i] = input[tab + 1 + i];
+      timestampLength = length;
+      timestampMs = -2;
+    }
+    if (timestampMs == -2) {
+      timestampAt = tab + 1;
+      return -2;
+    }
+    // -1 (a time the reader does not offer the codec) is the reader's.
+    ms = timestampMs;
+  }
+  if (next + 1 >= stop) return -1;
+  *record = next + 1;
+  return isCompact(next + 1, stop) ? ms : -1;
 }
 
 __attribute__((export_name("input_buffer")))
@@ -353,6 +388,18 @@ void setHead(u32 length, double epoch) {
   headEpoch = epoch;
 }
 
+__attribute__((export_name("timestamp_at")))
+u32 timestampPosition(void) { return timestampAt; }
+
+__attribute__((export_name("timestamp_length")))
+u32 timestampBytes(void) { return timestampLength; }
+
+// The time of the timestamp text run() asked about, in milliseconds (-1: not one a line may be taken at).
+__attribute__((export_name("set_timestamp")))
+void setTimestamp(double ms) {
+  timestampMs = ms;
+}
+
 __attribute__((export_name("wanted_epoch")))
 double wanted(void) { return wantedEpoch; }
 
@@ -393,6 +440,10 @@ u32 run(u32 n, u32 at, u32 fresh) {
     // A fallback file's line (`{"date":"…`, read by the reader) has no leading time either.
     u32 start = at;
     double epoch = headed ? headedTime(at, stop, &start) : leadingTime(at, stop);
+    if (epoch == -2) {
+      status = WANTS_TIMESTAMP;
+      break;
+    }
     if (epoch < 0 || hasNeedle(at, stop, n)) {
       status = DECLINED;
       break;

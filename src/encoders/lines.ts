@@ -1,3 +1,4 @@
+import { parseTime } from './dates.js'
 import type { LineSink } from './index.js'
 import { copyRange } from './words.js'
 
@@ -5,6 +6,7 @@ import { copyRange } from './words.js'
 const DONE = 0
 const WANTS_HEAD = 2
 const FULL = 3
+const WANTS_TIMESTAMP = 4
 
 /**
  * How a format takes a piece of whole lines at once, in WebAssembly (see
@@ -31,6 +33,9 @@ export interface LineRunnerExports {
   configure_needles: (first: number, second: number) => void
   configure_headed: (on: number) => void
   set_head: (length: number, epoch: number) => void
+  timestamp_at: () => number
+  timestamp_length: () => number
+  set_timestamp: (ms: number) => void
   wanted_epoch: () => number
   record_count: () => number
   record_bytes: () => number
@@ -80,6 +85,14 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
         at = exports.position()
         if (status === DONE) break
         if (status === FULL) continue
+        if (status === WANTS_TIMESTAMP) {
+          // As the reader reads winston's timestamp text: a time of whole milliseconds from 1973 on is taken.
+          const from = exports.timestamp_at()
+          const time = parseTime(input.toString('utf8', from, from + exports.timestamp_length()))
+          const ms = time === undefined ? -1 : time.sec * 1000 + time.nsec / 1e6
+          exports.set_timestamp(Number.isInteger(ms) && ms >= 1e11 ? ms : -1)
+          continue
+        }
         if (status === WANTS_HEAD) {
           const epoch = exports.wanted_epoch()
           let made: Uint8Array | undefined
