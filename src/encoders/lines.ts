@@ -7,6 +7,8 @@ const DONE = 0
 const WANTS_HEAD = 2
 const FULL = 3
 const WANTS_TIMESTAMP = 4
+/** The most pieces handed back whole in a row after runs that did not pay (see takeLines). */
+const MAX_SKIPPED = 64
 
 /**
  * How a format takes a piece of whole lines at once, in WebAssembly (see
@@ -57,10 +59,26 @@ export interface LineRunnerExports {
 export function createTakeLines (instantiate: () => LineRunnerExports | undefined, needles: readonly Buffer[], makeHead: (epoch: number) => Uint8Array, headed = false): TakeLines {
   // null: not available here; made at the first piece, not with the encoder.
   let wasm: Runner | null | undefined
+  // A line the runs hand back costs more than one the reader takes itself (a call into the module, the
+  // checks made there): after a piece whose lines were mostly handed back, the next pieces go to the
+  // reader whole, twice as many each time in a row (at most MAX_SKIPPED), then runs are tried again.
+  let skipped = 0
+  let backoff = 1
   return function takeLines (bytes, start, end, sink, other) {
     if (wasm === undefined) wasm = runner(instantiate(), needles, headed) ?? null
     if (wasm === null) return false
+    if (skipped > 0) {
+      skipped--
+      for (let at = start; at < end;) {
+        const feed = bytes.indexOf(0x0a, at)
+        other(at, feed)
+        at = feed + 1
+      }
+      return true
+    }
     const { input, output, lengths, head, exports } = wasm
+    let taken = 0
+    let handedBack = 0
     while (start < end) {
       // As many whole lines as the module's input holds; a longer line is the reader's.
       let stop = end
@@ -82,6 +100,7 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
         fresh = 0
         const count = exports.record_count()
         if (count > 0) sink.pushRun(output, 0, lengths, count, exports.record_bytes(), exports.longest_record())
+        taken += count
         at = exports.position()
         if (status === DONE) break
         if (status === FULL) continue
@@ -110,9 +129,16 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
         // Handed back, or no head for it: the reader takes the line.
         const feed = bytes.indexOf(0x0a, start + at)
         other(start + at, feed)
+        handedBack++
         at = feed + 1 - start
       }
       start = stop
+    }
+    if (handedBack > taken) {
+      skipped = backoff
+      backoff = Math.min(2 * backoff, MAX_SKIPPED)
+    } else {
+      backoff = 1
     }
     return true
   }
