@@ -381,7 +381,7 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c) ag
     assert.equal(inRuns, 6)
   })
 
-  test('winston\'s lines (the headed framing): the same records as the line path, byte for byte, in json_lines, json and msgpack', (t) => {
+  test('winston\'s lines (the headed framing): the same records as the line path, byte for byte, in json_lines, json, msgpack and gelf', (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: T })
     const records = [
       () => JSON.stringify({ level: 'info', message: pick(TEXT), n: Math.floor(random() * 1e6) }),
@@ -398,14 +398,19 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c) ag
       const r = random()
       const record = pick(records)()
       if (r < 0.75) return `${ms}\t\t${record}`
-      if (r < 0.80) return `${ms}\t${pick(STAMPS)}\t${record}`
+      if (r < 0.77) return `${ms}\t${pick(STAMPS)}\t${record}`
+      if (r < 0.80) {
+        // winston's timestamp() puts the text in the record too: GELF's runs take one that repeats it.
+        const stamp = pick(STAMPS)
+        return `${ms}\t${stamp}\t${JSON.stringify({ level: 'info', message: 'stamped', timestamp: random() < 0.7 ? stamp : pick(STAMPS), i: 1 })}`
+      }
       if (r < 0.83) return `${pick(['1700000001', `${ms}.5`, '12345678901234567', 'x1'])}\t\t${record}`
       if (r < 0.86) return `${ms}\t\t!a reason`
       if (r < 0.88) return pick(['no framing at all', `${ms}\t`, `${ms}\t\t`, ''])
       if (r < 0.90) return `${ms}\t\t${record}\r`
       return `${ms}\t\t${JSON.stringify({ level: 'info', message: 'hello', i: Math.floor(random() * 100) })}`
     }
-    for (const format of ['json_lines', 'json', 'msgpack'] as const) {
+    for (const format of ['json_lines', 'json', 'msgpack', 'gelf'] as const) {
       let ms = T
       const text = Array.from({ length: 4000 }, () => {
         if (random() < 0.1) ms += 1 + Math.floor(random() * 3)
@@ -422,18 +427,23 @@ describe('runs of lines (lines.h: splice-wasm.c, msgpack-wasm.c, gelf-wasm.c) ag
 
   test('winston\'s lines with timestamp text: in runs where the text\'s time is a whole millisecond from 1973 on, the same records', (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: T })
-    const record = JSON.stringify({ level: 'info', message: 'hello' })
     const cases: Array<[stamp: string, taken: boolean]> = [
       ['2023-11-14T22:13:20.500Z', true], ['2023-11-14T22:13:20.500+01:00', true], ['not a time', false],
       ['2023-11-14T22:13:20.5005Z', false], ['1970-01-01T00:00:00.000Z', false], ['2'.repeat(65), false]
     ]
-    for (const format of ['json_lines', 'msgpack'] as const) {
+    for (const format of ['json_lines', 'msgpack', 'gelf'] as const) {
       for (const [stamp, taken] of cases) {
-        // Two stamps by turns: each change of text is read again.
-        const text = Array.from({ length: 100 }, (_, i) => `${T + i}\t${i % 10 < 5 ? stamp : '2023-11-14T22:13:21.000Z'}\t${record}`).join('\n') + '\n'
-        const { records, inRuns } = queued({ format }, [text], true, 'headed')
-        assert.deepEqual(records, queued({ format }, [text], false, 'headed').records, `${format}, ${stamp}`)
-        assert.equal(inRuns, taken ? 100 : 50, `${format}, ${stamp}`)
+        // Two stamps by turns: each change of text is read again. The record repeats it, as timestamp() makes it.
+        const text = Array.from({ length: 100 }, (_, i) => {
+          const own = i % 10 < 5 ? stamp : '2023-11-14T22:13:21.000Z'
+          return `${T + i}\t${own}\t${JSON.stringify({ level: 'info', message: 'hello', timestamp: own })}`
+        }).join('\n') + '\n'
+        // Then lines with no text whose record repeats the last: their time is the epoch's, not the record's.
+        const unstamped = Array.from({ length: 10 }, (_, i) => `${T + i}\t\t${JSON.stringify({ level: 'info', message: 'hello', timestamp: '2023-11-14T22:13:21.000Z' })}\n`).join('')
+        const { records, inRuns } = queued({ format }, [text + unstamped], true, 'headed')
+        assert.deepEqual(records, queued({ format }, [text + unstamped], false, 'headed').records, `${format}, ${stamp}`)
+        // GELF's transcoders leave a `timestamp` that is not the line's text to the parse path.
+        assert.equal(inRuns, (taken ? 100 : 50) + (format === 'gelf' ? 0 : 10), `${format}, ${stamp}`)
       }
     }
   })

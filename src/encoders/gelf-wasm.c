@@ -517,8 +517,9 @@ u32 configure(u32 machineBytes, u32 shortCount, u32 hostCount, u32 count) {
 
 // The object in line[0, end), a quote at line[end], at the event time `epoch` (milliseconds, see
 // timeFromEpoch; its GELF timestamp `stampBytes` of text at `stampText`) to a GELF message at `out`, line
-// feed included, within `room`: returns its length, or 0 to refuse.
-static u32 message(u32 end, double epoch, const u8 *stampText, u32 stampBytes) {
+// feed included, within `room`: returns its length, or 0 to refuse. `ownText` (`ownBytes` long, or null)
+// is the text the event time was read from: winston's timestamp(), which is the record's `timestamp` too.
+static u32 message(u32 end, double epoch, const u8 *stampText, u32 stampBytes, const u8 *ownText, u32 ownBytes) {
   const u8 *src = line;
   if (src[0] != 0x7b) return 0;
   for (u32 i = 0; i < specialCount; i++) specialMember[i] = -1;
@@ -526,7 +527,19 @@ static u32 message(u32 end, double epoch, const u8 *stampText, u32 stampBytes) {
 
   // GELF's own fields, from the members that feed them. A declined key (an error's stack, a timestamp)
   // or a full_message is the parse path's, as is a message or host that is not a string.
-  for (u32 i = full + 3; i < specialCount; i++) if (specialMember[i] != -1) return 0;
+  // With no gelfTimestampKey (the declined keys are `stack` and `timestamp`), a `timestamp` that repeats the
+  // text the event time was read from is that time, which the parse path does not send again.
+  int32_t fedStamp = -1;
+  for (u32 i = full + 3; i < specialCount; i++) {
+    int32_t member = specialMember[i];
+    if (member == -1) continue;
+    if (i == full + 4 && specialCount == full + 5 && ownText != 0 && kindOf[member] == STRING &&
+      valueEnd[member] - valueStart[member] == ownBytes + 2 && sameBytes(src + valueStart[member] + 1, ownText, ownBytes)) {
+      fedStamp = member;
+      continue;
+    }
+    return 0;
+  }
   int32_t fullMember = specialMember[full];
   if (fullMember != -1 && kindOf[fullMember] != NUL) return 0;
   int32_t shortMember = firstPresent(0, hosts);
@@ -600,7 +613,7 @@ static u32 message(u32 end, double epoch, const u8 *stampText, u32 stampBytes) {
   for (u32 m = 0; m < members; m++) {
     int32_t member = (int32_t)m;
     u32 depth = depthOf[m];
-    if (depth == 0 && (member == shortMember || member == fedHost || member == fedTime || member == fedLevel)) continue;
+    if (depth == 0 && (member == shortMember || member == fedHost || member == fedTime || member == fedLevel || member == fedStamp)) continue;
     u8 kind = kindOf[m];
     if (kind == NUL) continue;
     u32 parent = parentLength[depth];
@@ -667,7 +680,7 @@ u32 transcode(u32 end, double epoch, u32 stampBytes) {
   line = lineArea;
   out = outArea;
   room = OUT_BYTES;
-  return message(end, epoch, stamp, stampBytes);
+  return message(end, epoch, stamp, stampBytes, 0, 0);
 }
 
 static u32 record(u32 at, u32 stop, u8 *to) {
@@ -677,7 +690,7 @@ static u32 record(u32 at, u32 stop, u8 *to) {
   line = input + at;
   out = to;
   room = bound(stop - at);
-  u32 size = message(stop - at, headEpoch, head, headLength);
+  u32 size = message(stop - at, headEpoch, head, headLength, lineStamped ? timestampText : 0, timestampLength);
   input[stop] = after;
   return size;
 }

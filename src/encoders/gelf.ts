@@ -401,13 +401,16 @@ function instantiateGelf (keys: GelfKeys): GelfWasm | undefined {
 }
 
 /**
- * pino's lines a piece at a time (gelf-wasm.c's runs, see lines.h): each line's
- * message as {@link createJsonToGelf}'s WebAssembly transcoder makes it, its
- * timestamp the head; a line holding one of the codec's `needles` is the
- * reader's. Its own instance.
+ * pino's lines (or with `headed` the winston transport's) a piece at a time
+ * (gelf-wasm.c's runs, see lines.h): each line's message as
+ * {@link createJsonToGelf}'s WebAssembly transcoder makes it, its timestamp the
+ * head; a line holding one of the codec's `needles` is the reader's. In
+ * winston's lines, a `timestamp` that repeats the line's timestamp text is
+ * taken as the parse path takes it (the event time, not sent again), where
+ * the single-line transcoders leave every `timestamp` to the parse path. Its own instance.
  */
-export function createGelfTakeLines (keys: GelfKeys, needles: readonly Buffer[]): TakeLines {
-  return createTakeLines(() => configuredGelf(keys), needles, (epoch) => Buffer.from(formatSeconds(timeFromEpoch(epoch)), 'latin1'))
+export function createGelfTakeLines (keys: GelfKeys, needles: readonly Buffer[], headed: boolean): TakeLines {
+  return createTakeLines(() => configuredGelf(keys), needles, (epoch) => Buffer.from(formatSeconds(timeFromEpoch(epoch)), 'latin1'), headed)
 }
 
 /** {@link createJsonToGelf}'s transcoder in JavaScript. */

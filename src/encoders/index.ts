@@ -208,11 +208,9 @@ export function createEncoder (options: EncoderOptions): Encoder {
         timestampKey: options.gelfTimestampKey
       }
       const encodeGelf = createGelfRecordEncoder(keys)
-      // A backslash (an escape) sends the line the parse path: see createJsonToGelf. winston's lines
-      // go one by one: format.timestamp() puts a `timestamp` key in each record, which the transcoders
-      // leave to the parse path, and a run would try each line first.
+      // A backslash (an escape) sends the line the parse path: see createJsonToGelf.
       const needles = [BACKSLASH]
-      lineCodec = transcodeCodec(needles, createJsonToGelf(keys), createGelfTakeLines(keys, needles))
+      lineCodec = transcodeCodec(needles, createJsonToGelf(keys), createGelfTakeLines(keys, needles, false), createGelfTakeLines(keys, needles, true))
       encodeText = (event) => {
         const record = 'json' in event ? event.record ?? parseObject(event.json) : event.record
         // A GELF message already (a fallback file replayed) goes on as it is: the wire holds what a live run sent.

@@ -81,6 +81,8 @@ static u8 timestampText[TIMESTAMP_BYTES];
 static u32 timestampLength;
 static u32 timestampAt;
 static double timestampMs = -2;
+// Whether the line headedTime() read last had timestamp text (then timestampText).
+static u32 lineStamped;
 // Whether each container isCompact() has open is an array.
 #define MAX_NESTING 64
 static u8 openArrays[MAX_NESTING];
@@ -307,6 +309,7 @@ static int isCompact(u32 start, u32 end) {
 // record, which starts at *record. -1 for any other line, which the reader takes; -2 for timestamp text
 // whose time the caller has not said (see WANTS_TIMESTAMP).
 static double headedTime(u32 at, u32 stop, u32 *record) {
+  lineStamped = 0;
   u32 tab = at;
   double ms = 0;
   while (tab < stop && digit(input[tab])) ms = ms * 10 + (input[tab++] - 0x30);
@@ -331,6 +334,7 @@ static double headedTime(u32 at, u32 stop, u32 *record) {
     }
     // -1 (a time the reader does not offer the codec) is the reader's.
     ms = timestampMs;
+    lineStamped = 1;
   }
   if (next + 1 >= stop) return -1;
   *record = next + 1;
