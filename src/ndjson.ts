@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf, type EventTime } from './encoders/dates.js'
+import { codecEpoch, FALLBACK_TIME, parseTime, timeFromEpoch, timeFromMillis, timeOf, type EventTime } from './encoders/dates.js'
 import type { JsonEvent, LineCodec, LineSink, LogEvent } from './encoders/index.js'
 import type { TakeLines } from './encoders/lines.js'
 import { isJsonObject } from './encoders/json.js'
@@ -237,9 +237,8 @@ export class NdjsonReader {
       this.#sink.reject(bytes.toString('utf8', at + 1, stop))
       return
     }
-    // The codec reads an epoch as timeFromEpoch does: whole milliseconds from 1973 on.
-    const ms = time.sec * 1000 + time.nsec / 1e6
-    if (plain && this.#codec !== undefined && Number.isInteger(ms) && ms >= 1e11 && isCompactJson(bytes, at, stop)) {
+    const ms = codecEpoch(time)
+    if (plain && this.#codec !== undefined && ms !== -1 && isCompactJson(bytes, at, stop)) {
       try {
         if (this.#codec.take(ms, bytes, at, stop, this.#sink)) return
       } catch {

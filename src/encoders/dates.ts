@@ -28,6 +28,16 @@ export function timeFromEpoch (value: number): EventTime {
   return { sec, nsec: Math.round((value - sec) * 1e9) }
 }
 
+/**
+ * `time` as the epoch a line codec is given (see LineCodec's take): whole
+ * milliseconds from 1973 on, which timeFromEpoch reads back as the same time;
+ * -1 for any other time, whose line the codec is not offered.
+ */
+export function codecEpoch (time: EventTime): number {
+  const ms = time.sec * 1000 + time.nsec / 1e6
+  return Number.isInteger(ms) && ms >= SECONDS_BELOW ? ms : -1
+}
+
 /** The farthest second from the epoch a calendar date holds (JavaScript's Date: 8.64e15 ms, years -271821 to 275760). */
 const CALENDAR_SECONDS = 8.64e12
 

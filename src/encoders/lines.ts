@@ -1,4 +1,4 @@
-import { parseTime } from './dates.js'
+import { codecEpoch, parseTime } from './dates.js'
 import type { LineSink } from './index.js'
 import { copyRange } from './words.js'
 
@@ -105,11 +105,10 @@ export function createTakeLines (instantiate: () => LineRunnerExports | undefine
         if (status === DONE) break
         if (status === FULL) continue
         if (status === WANTS_TIMESTAMP) {
-          // As the reader reads winston's timestamp text: a time of whole milliseconds from 1973 on is taken.
+          // As the reader reads winston's timestamp text, and offers the codec its lines.
           const from = exports.timestamp_at()
           const time = parseTime(input.toString('utf8', from, from + exports.timestamp_length()))
-          const ms = time === undefined ? -1 : time.sec * 1000 + time.nsec / 1e6
-          exports.set_timestamp(Number.isInteger(ms) && ms >= 1e11 ? ms : -1)
+          exports.set_timestamp(time === undefined ? -1 : codecEpoch(time))
           continue
         }
         if (status === WANTS_HEAD) {
