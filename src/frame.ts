@@ -46,7 +46,12 @@ function randomMask (target: Buffer, at: number): void {
     randomFillSync(MASK_POOL)
     maskPoolAt = 0
   }
-  MASK_POOL.copy(target, at, maskPoolAt, maskPoolAt + 4)
+  // Four stores: Buffer#copy's checks and views cost more than the bytes, and in
+  // the send path their inlined code is compiled again with every function it is in.
+  target[at] = MASK_POOL[maskPoolAt]
+  target[at + 1] = MASK_POOL[maskPoolAt + 1]
+  target[at + 2] = MASK_POOL[maskPoolAt + 2]
+  target[at + 3] = MASK_POOL[maskPoolAt + 3]
   maskPoolAt += 4
 }
 
@@ -69,8 +74,10 @@ function writePing (target: Buffer, at: number, seq: number): void {
   target[at] = 0x89
   target[at + 1] = 0x80 | 4
   randomMask(target, at + 2)
-  target.writeUInt32BE(seq >>> 0, at + 6)
-  for (let i = 0; i < 4; i++) target[at + 6 + i] ^= target[at + 2 + i]
+  target[at + 6] = (seq >>> 24) ^ target[at + 2]
+  target[at + 7] = (seq >>> 16) ^ target[at + 3]
+  target[at + 8] = (seq >>> 8) ^ target[at + 4]
+  target[at + 9] = seq ^ target[at + 5]
 }
 
 /** A ping frame on its own (see {@link frameMessage} for one that follows a message). */
@@ -97,11 +104,19 @@ export function frameMessage (buffer: Buffer, message: Uint8Array, binary: boole
     buffer[1] = 0x80 | length
   } else if (length < 0x10000) {
     buffer[1] = 0x80 | 126
-    buffer.writeUInt16BE(length, 2)
+    buffer[2] = length >>> 8
+    buffer[3] = length
   } else {
     buffer[1] = 0x80 | 127
-    buffer.writeUInt32BE(Math.floor(length / 0x100000000), 2)
-    buffer.writeUInt32BE(length >>> 0, 6)
+    const high = Math.floor(length / 0x100000000)
+    buffer[2] = high >>> 24
+    buffer[3] = high >>> 16
+    buffer[4] = high >>> 8
+    buffer[5] = high
+    buffer[6] = length >>> 24
+    buffer[7] = length >>> 16
+    buffer[8] = length >>> 8
+    buffer[9] = length
   }
   const key = header - 4
   randomMask(buffer, key)

@@ -215,34 +215,34 @@ export class RecordQueue {
     let count = 0
     let runStart = -1
     let runEnd = -1
-    for (let index = this.#sentEnd - this.#base; index < this.#count; index++) {
-      const slot = this.#slot(index)
-      const start = this.#starts[slot]
-      const length = this.#lengths[slot]
-      if (count > 0 && (bytes + length > maxBytes || count === maxRecords)) break
+    // One place makes a view, for a stretch the next record does not continue and
+    // for the last: reached by every batch (see #place for why that matters).
+    for (let index = this.#sentEnd - this.#base; ; index++) {
+      let start = -1
+      let length = 0
+      if (index < this.#count) {
+        const slot = this.#slot(index)
+        length = this.#lengths[slot]
+        if (count === 0 || (bytes + length <= maxBytes && count !== maxRecords)) start = this.#starts[slot]
+      }
+      if (start === -1 || start !== runEnd) {
+        if (runStart !== -1) parts.push(this.#ring.subarray(runStart, runEnd))
+        if (start === -1) break
+        runStart = runEnd = start
+      }
+      runEnd += length
       bytes += length
       count++
-      if (start === runEnd) {
-        runEnd += length
-        continue
-      }
-      if (runStart !== -1) parts.push(this.#ring.subarray(runStart, runEnd))
-      runStart = start
-      runEnd = start + length
     }
-    if (runStart !== -1) parts.push(this.#ring.subarray(runStart, runEnd))
     this.#sentEnd += count
     return parts
   }
 
   /** Remove every record before absolute position `end`; returns how many were removed. */
   confirm (end: number): number {
-    let count = 0
-    while (this.#base < end && this.length > 0) {
-      this.#shift()
-      count++
-    }
-    return count
+    const count = Math.min(end - this.#base, this.#count)
+    if (count > 0) this.#removeFirst(count)
+    return Math.max(count, 0)
   }
 
   /**
@@ -286,7 +286,7 @@ export class RecordQueue {
     if (this.#sentEnd !== this.#base) throw new Error('dropFirst() with records in flight')
     if (this.length === 0) return
     each(this.#view(this.#first))
-    this.#shift()
+    this.#removeFirst(1)
   }
 
   /** Make every sent, unconfirmed record unsent again (after a reconnect); returns how many. */
@@ -341,33 +341,40 @@ export class RecordQueue {
       return length <= this.#ring.length ? 0 : -1
     }
     const headStart = this.#starts[this.#first]
-    if (this.#wrapped) return this.#write + length <= headStart ? this.#write : -1
-    if (this.#write >= this.#limit) {
+    const write = this.#write
+    const end = write + length
+    if (this.#wrapped) return end <= headStart ? write : -1
+    // Every comparison made and the one store below reached on every call: code
+    // V8 compiled before the ring first wrapped would otherwise meet them untried,
+    // throw itself away and be compiled again (measured: two or three times a run).
+    const wraps = length <= headStart
+    const fitsAtEnd = end <= this.#ring.length
+    let at = -1
+    let wrap = false
+    if (write >= this.#limit) {
       // Past the limit, records wrap as soon as the head leaves room. Below the
       // bound, a head too near the start means the limit must grow; at it, the
       // room past the limit (one record's worth) is written only when it must be,
       // so an outage's full queue holds `maxBytes` of memory. Wrapping no earlier
       // keeps what that room is for: from here until the head passes the end, the
       // stretch before the head has room for all that `maxBytes` allows.
-      if (length <= headStart) {
-        this.#wrapped = true
-        return 0
-      }
-      return this.#limit === this.#maxBytes && this.#write + length <= this.#ring.length ? this.#write : -1
+      if (wraps) wrap = true
+      else if (fitsAtEnd && this.#limit === this.#maxBytes) at = write
+    } else if (fitsAtEnd) {
+      at = write
+    } else if (wraps) {
+      wrap = true
     }
-    if (this.#write + length <= this.#ring.length) return this.#write
-    if (length <= headStart) {
-      this.#wrapped = true
-      return 0
-    }
-    return -1
+    this.#wrapped = wrap
+    return wrap ? 0 : at
   }
 
   /**
-   * A larger limit (doubled, or more if the record needs it), the records made
-   * contiguous from offset 0: moved in place when the ring already has the
-   * room, else copied to a new ring (the limit's size up to SMALL_RING, else
-   * the bound).
+   * A larger limit (doubled, or more if the record needs it). When the ring
+   * already has the room, records that do not wrap stay where they are (the
+   * next go after them, up to the new limit), and wrapped ones are made
+   * contiguous in place; else they are copied to a new ring from offset 0 (the
+   * limit's size up to SMALL_RING, else the bound).
    */
   #grow (length: number): void {
     let limit = Math.max(INITIAL_CAPACITY, this.#limit * 2)
@@ -379,7 +386,7 @@ export class RecordQueue {
     }
     if (size <= this.#ring.length) {
       this.#limit = limit
-      this.#compact()
+      if (this.#wrapped) this.#compact()
       return
     }
     let ring: Buffer
@@ -433,7 +440,7 @@ export class RecordQueue {
     const inFlight = this.#sentEnd - this.#base
     if (inFlight === 0 || inFlight === this.#count) {
       this.#onEvict(this.#view(this.#first))
-      this.#shift()
+      this.#removeFirst(1)
       return
     }
     const victim = this.#slot(inFlight)
@@ -483,19 +490,24 @@ export class RecordQueue {
     this.#wrapped = false
   }
 
-  #shift (): void {
+  /** Remove the `count` oldest records (1 to all of them). */
+  #removeFirst (count: number): void {
     const start = this.#starts[this.#first]
-    this.#bytes -= this.#lengths[this.#first]
-    this.#first = this.#slot(1)
-    this.#count--
-    this.#base++
+    let bytes = 0
+    for (let index = 0; index < count; index++) bytes += this.#lengths[this.#slot(index)]
+    this.#bytes -= bytes
+    this.#first = this.#slot(count)
+    this.#count -= count
+    this.#base += count
     if (this.#sentEnd < this.#base) this.#sentEnd = this.#base
     if (this.#count === 0) {
       this.#reset()
       return
     }
-    // Past the end of the ring's first stretch: the records now start from offset 0.
-    if (this.#wrapped && this.#starts[this.#first] < start) this.#wrapped = false
+    // The head past the end of the ring's first stretch: the records now start
+    // from offset 0. (Read and stored on every call: see #place.)
+    const passed = this.#starts[this.#first] < start
+    this.#wrapped = this.#wrapped && !passed
   }
 
   /** Empty: forget the index, and give back a ring grown for an outage. */
