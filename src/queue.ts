@@ -342,16 +342,20 @@ export class RecordQueue {
     }
     const headStart = this.#starts[this.#first]
     const write = this.#write
+    // Every comparison made, and below the one store of the wrap reached, on every
+    // call: code V8 compiled before the ring first wrapped would otherwise meet
+    // them untried, throw itself away and be compiled again (measured: up to three
+    // times a run).
     const end = write + length
-    if (this.#wrapped) return end <= headStart ? write : -1
-    // Every comparison made and the one store below reached on every call: code
-    // V8 compiled before the ring first wrapped would otherwise meet them untried,
-    // throw itself away and be compiled again (measured: two or three times a run).
+    const fitsBeforeHead = end <= headStart
     const wraps = length <= headStart
     const fitsAtEnd = end <= this.#ring.length
+    const pastLimit = write >= this.#limit
+    const atBound = this.#limit === this.#maxBytes
+    if (this.#wrapped) return fitsBeforeHead ? write : -1
     let at = -1
     let wrap = false
-    if (write >= this.#limit) {
+    if (pastLimit) {
       // Past the limit, records wrap as soon as the head leaves room. Below the
       // bound, a head too near the start means the limit must grow; at it, the
       // room past the limit (one record's worth) is written only when it must be,
@@ -359,7 +363,7 @@ export class RecordQueue {
       // keeps what that room is for: from here until the head passes the end, the
       // stretch before the head has room for all that `maxBytes` allows.
       if (wraps) wrap = true
-      else if (fitsAtEnd && this.#limit === this.#maxBytes) at = write
+      else if (fitsAtEnd && atBound) at = write
     } else if (fitsAtEnd) {
       at = write
     } else if (wraps) {
