@@ -241,8 +241,9 @@ export class RecordQueue {
   /** Remove every record before absolute position `end`; returns how many were removed. */
   confirm (end: number): number {
     const count = Math.min(end - this.#base, this.#count)
-    if (count > 0) this.#removeFirst(count)
-    return Math.max(count, 0)
+    if (count <= 0) return 0
+    this.#removeFirst(count)
+    return count
   }
 
   /**
